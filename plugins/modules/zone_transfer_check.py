@@ -1,0 +1,373 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) dnsops.zonesync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: zone_transfer_check
+short_description: Try a zone transfer as a secondary would, and name the exact failure
+version_added: 0.1.0
+description:
+  - Requests an AXFR or IXFR of a zone from a server (normally the primary), optionally signed with TSIG and
+    sent from a given source address, exactly as a secondary would.
+  - Classifies the outcome into one status, and for every status other than V(ok) explains what is wrong
+    (RV(diagnosis)) and what to change on BIND and on PowerDNS (RV(remediation)).
+  - With O(compare_with), also compares the serial and the content of secondaries with the primary's, which
+    finds a zone edited without a serial increment.
+  - The transfer is read as a stream; every message is checked (query ID, TSIG, SOA framing). The whole zone is
+    held in memory only when O(compare_with) is set.
+  - Never changes anything. The task fails unless the outcome is what O(expect) asked for.
+author:
+  - dnsops.zonesync maintainers
+requirements:
+  - dnspython >= 2.3.0
+  - netaddr
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+options:
+  zone:
+    description: The zone to transfer.
+    type: str
+    required: true
+  server:
+    description:
+      - The server to transfer from, normally the primary, as an address or host name, optionally with a port
+        (C(host:port), C([IPv6]:port)).
+      - A host name is resolved with the system resolver; the first address is used.
+    type: str
+    required: true
+  port:
+    description: The port, when O(server) does not carry one.
+    type: int
+    default: 53
+  type:
+    description: V(axfr) for a full transfer; V(ixfr) for an incremental one from O(serial).
+    type: str
+    choices: [axfr, ixfr]
+    default: axfr
+  serial:
+    description: The serial the client claims to have, required with O(type=ixfr).
+    type: int
+  tsig:
+    description:
+      - A TSIG key to sign the request with. Every message of the answer must then be signed (at most 99
+        unsigned in a row, the first and the last signed).
+    type: dict
+    suboptions:
+      name:
+        description: The key name. With O(tsig.file), selects one key of several.
+        type: str
+      algorithm:
+        description: The HMAC algorithm. V(hmac-md5) is refused (RFC 8945).
+        type: str
+        default: hmac-sha256
+      secret:
+        description: The base64 secret.
+        type: str
+      file:
+        description: A key file in BIND (C(tsig-keygen)) or JSON format, instead of O(tsig.name) and O(tsig.secret).
+        type: path
+  source:
+    description:
+      - The source IP address to send from, to test the transfer ACL exactly as a given secondary would.
+        The address must be configured on the host that runs the module (use C(delegate_to) the secondary).
+    type: str
+  expect:
+    description:
+      - V(allowed) requires the transfer to succeed (and the compared secondaries to match).
+      - V(refused) requires the server to decline (REFUSED, NOTAUTH or a TSIG rejection); a successful transfer
+        then gives status V(open_transfer) and fails the task.
+    type: str
+    choices: [allowed, refused]
+    default: allowed
+  compare_with:
+    description:
+      - Secondaries whose serial, and content when the serial is the same, are compared with the primary's.
+      - Same format as O(server). They are asked with the same TSIG key and source address.
+    type: list
+    elements: str
+    default: []
+  ignore_ttl:
+    description: Ignore TTLs when comparing content.
+    type: bool
+    default: false
+  ignore_dnssec:
+    description: Ignore DNSSEC record types (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY, ZONEMD) when comparing.
+    type: bool
+    default: false
+  max_differences:
+    description: How many differing records to list when content differs.
+    type: int
+    default: 100
+  timeout:
+    description: Seconds to wait for the connection and for each read.
+    type: float
+    default: 10.0
+notes:
+  - "Statuses: V(ok), V(refused), V(not_authoritative), V(tsig_bad_key), V(tsig_bad_signature), V(tsig_bad_time),
+    V(tsig_unsigned_response), V(tcp_unreachable), V(unreachable), V(timeout), V(servfail), V(incomplete),
+    V(malformed), V(serial_not_incremented), V(secondary_behind), V(secondary_ahead), V(not_comparable),
+    V(open_transfer)."
+  - V(tsig_bad_time) reports the clock skew in seconds, read from the server's signed BADTIME answer.
+  - V(tcp_unreachable) means UDP answers the SOA query but TCP does not connect; transfers always use TCP.
+seealso:
+  - name: RFC 5936
+    description: DNS Zone Transfer Protocol (AXFR).
+    link: https://www.rfc-editor.org/rfc/rfc5936
+  - name: RFC 1995
+    description: Incremental Zone Transfer in DNS.
+    link: https://www.rfc-editor.org/rfc/rfc1995
+  - name: RFC 8945
+    description: Secret Key Transaction Authentication for DNS (TSIG).
+    link: https://www.rfc-editor.org/rfc/rfc8945
+  - module: dnsops.zonesync.soa_serial
+"""
+
+EXAMPLES = r"""
+- name: Transfer example.com from the primary with the transfer key, from this secondary's address
+  dnsops.zonesync.zone_transfer_check:
+    zone: example.com
+    server: 192.0.2.53
+    source: 198.51.100.53
+    tsig:
+      name: transfer-key
+      algorithm: hmac-sha256
+      secret: "{{ vault_transfer_key_secret }}"
+  delegate_to: ns2.example.com
+
+- name: Prove that a host outside the ACL cannot copy the zone
+  dnsops.zonesync.zone_transfer_check:
+    zone: example.com
+    server: 192.0.2.53
+    expect: refused
+
+- name: Compare both secondaries with the primary, content included
+  dnsops.zonesync.zone_transfer_check:
+    zone: example.com
+    server: 192.0.2.53
+    tsig:
+      file: /etc/bind/keys/transfer.key
+    compare_with:
+      - 198.51.100.53
+      - "[2001:db8::53]"
+    ignore_dnssec: true
+  register: transfer
+
+- name: Ask for the changes since serial 2024061500
+  dnsops.zonesync.zone_transfer_check:
+    zone: example.com
+    server: 192.0.2.53:5353
+    type: ixfr
+    serial: 2024061500
+"""
+
+RETURN = r"""
+status:
+  description: The outcome, one of the statuses listed in the notes.
+  returned: always
+  type: str
+  sample: ok
+expected:
+  description: Whether the outcome is what O(expect) asked for. The task fails when it is false.
+  returned: always
+  type: bool
+diagnosis:
+  description: What is wrong, in an operator's words.
+  returned: when status is not V(ok), or when O(expect=refused)
+  type: str
+  sample: 192.0.2.53 refused to transfer example.com to 198.51.100.53 ...
+remediation:
+  description: What to change, per server software.
+  returned: when status is not V(ok)
+  type: dict
+  contains:
+    bind:
+      description: The fix on BIND 9.
+      type: str
+    powerdns:
+      description: The fix on PowerDNS.
+      type: str
+detail:
+  description: The low-level observation behind the status.
+  returned: always
+  type: str
+zone:
+  description: The zone, absolute.
+  returned: always
+  type: str
+server:
+  description: The server asked, with the port when it is not 53.
+  returned: always
+  type: str
+type:
+  description: AXFR or IXFR.
+  returned: always
+  type: str
+serial:
+  description: The serial of the transferred zone.
+  returned: when the transfer got its first message
+  type: int
+records:
+  description: Records in the zone (AXFR, closing SOA not counted), or in the IXFR answer.
+  returned: always
+  type: int
+messages:
+  description: DNS messages received.
+  returned: always
+  type: int
+bytes:
+  description: Bytes received, length prefixes included.
+  returned: always
+  type: int
+duration:
+  description: Seconds the transfer took.
+  returned: always
+  type: float
+signed_messages:
+  description: How many messages carried a TSIG record.
+  returned: always
+  type: int
+digest:
+  description: Order-independent SHA-256 based digest of the zone content, to compare copies.
+  returned: after a full transfer
+  type: str
+skew:
+  description: Seconds the server's clock is ahead (positive) or behind (negative) of this host's.
+  returned: when status is V(tsig_bad_time)
+  type: int
+rcode:
+  description: The response code of an error answer.
+  returned: when the server answered with an error
+  type: str
+ixfr_fallback_to_axfr:
+  description: Whether the server answered an IXFR with the full zone.
+  returned: when O(type=ixfr)
+  type: bool
+up_to_date:
+  description: Whether the server answered an IXFR with its lone SOA, no newer than O(serial).
+  returned: when O(type=ixfr)
+  type: bool
+ixfr_changes:
+  description: Records deleted and added in an incremental answer.
+  returned: when the IXFR answer was incremental
+  type: dict
+compared:
+  description: One entry per O(compare_with) server.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    server:
+      description: The secondary.
+      type: str
+    serial:
+      description: Its serial.
+      type: int
+    status:
+      description: V(ok), V(secondary_behind), V(secondary_ahead), V(serial_not_incremented), V(not_comparable),
+        or why it could not be asked.
+      type: str
+    detail:
+      description: What was seen.
+      type: str
+    missing:
+      description: Records the primary has and the secondary lacks (content compared only).
+      type: int
+    extra:
+      description: Records the secondary has and the primary lacks.
+      type: int
+    changed:
+      description: Records that differ in data or TTL.
+      type: int
+    differences:
+      description: Up to O(max_differences) differing record sets, with both sides.
+      type: list
+      elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
+    ZonesyncError,
+    assert_requirements_present,
+    check_ip,
+    check_port,
+    normalize_zone,
+    parse_server,
+)
+from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import expand_servers
+from ansible_collections.dnsops.zonesync.plugins.module_utils._tsig import TSIG_ARGSPEC, load_tsig_option
+from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import check_zone_transfer
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            zone=dict(type='str', required=True),
+            server=dict(type='str', required=True),
+            port=dict(type='int', default=53),
+            type=dict(type='str', choices=['axfr', 'ixfr'], default='axfr'),
+            serial=dict(type='int'),
+            tsig=TSIG_ARGSPEC,
+            source=dict(type='str'),
+            expect=dict(type='str', choices=['allowed', 'refused'], default='allowed'),
+            compare_with=dict(type='list', elements='str', default=[]),
+            ignore_ttl=dict(type='bool', default=False),
+            ignore_dnssec=dict(type='bool', default=False),
+            max_differences=dict(type='int', default=100),
+            timeout=dict(type='float', default=10.0),
+        ),
+        required_if=[('type', 'ixfr', ('serial',))],
+        supports_check_mode=True,
+    )
+    assert_requirements_present(module)
+    params = module.params
+    try:
+        zone = normalize_zone(params['zone'], param='zone')
+        check_port(params['port'], param='port')
+        server_spec = parse_server(params['server'], default_port=params['port'], param='server')
+        compare_specs = [parse_server(spec, param='compare_with') for spec in params['compare_with']]
+        if params['serial'] is not None and not 0 <= params['serial'] <= 4294967295:
+            raise ZonesyncError('serial: %s is not a SOA serial (0 to 4294967295).' % params['serial'])
+        if params['timeout'] <= 0:
+            raise ZonesyncError('timeout: must be greater than 0, got %s.' % params['timeout'])
+        if params['max_differences'] < 0:
+            raise ZonesyncError('max_differences: must be 0 or more.')
+        source = check_ip(params['source'], 'source') if params['source'] else None
+        key, warnings = load_tsig_option(params['tsig'])
+        for warning in warnings:
+            module.warn(warning)
+        server = expand_servers([server_spec], None, True)[0]
+        compare = [expand_servers([spec], None, True)[0] for spec in compare_specs]
+        ok, result = check_zone_transfer(
+            zone, server, rdtype=params['type'].upper(), serial=params['serial'], key=key, source=source,
+            expect=params['expect'], compare_with=compare, timeout=params['timeout'],
+            ignore_ttl=params['ignore_ttl'], ignore_dnssec=params['ignore_dnssec'],
+            max_differences=params['max_differences'],
+            key_name=key.name.to_text(omit_final_dot=True) if key is not None else None)
+    except ZonesyncError as exc:
+        module.fail_json(msg=str(exc))
+    result.pop('address', None)
+    result.pop('port', None)
+    if not ok:
+        if params['expect'] == 'refused':
+            msg = '%s: expected the transfer of %s to be refused, got %s: %s' % (
+                result['server'], result['zone'], result['status'], result.get('diagnosis'))
+        else:
+            msg = 'zone transfer check of %s from %s: %s: %s' % (
+                result['zone'], result['server'], result['status'], result.get('diagnosis'))
+        module.fail_json(msg=msg, changed=False, **result)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == '__main__':
+    main()
