@@ -59,14 +59,16 @@ _TEXT = {
                         '"chronyc tracking" or "timedatectl". PowerDNS itself needs no change.',
         }),
     'tsig_unsigned_response': (
-        'The request was signed with "{keyname}" but {server} answered without a valid TSIG signature where one is '
-        'required ({detail}); a secondary would reject this transfer.',
+        'The request was signed with "{keyname}" but {server} answered without a TSIG signature: {detail}. '
+        'A secondary rejects such an answer, so the transfer fails.',
         {
-            'bind': 'Make sure the primary has key "{keyname}" configured and that no middlebox rewrites the '
-                    'answers; check that {server} really is the BIND primary.',
-            'powerdns': 'Import the key on the primary and allow it for the zone: '
-                        '"pdnsutil import-tsig-key {keyname} ..." and '
-                        '"pdnsutil set-meta {zone} TSIG-ALLOW-AXFR {keyname}".',
+            'bind': 'Define key "{keyname}" on the primary with the same algorithm and secret as here, reference it '
+                    'in allow-transfer, and make sure {server} really is the BIND primary (no middlebox answering '
+                    'in its place).',
+            'powerdns': 'On {server}, check "pdnsutil list-tsig-keys": the key "{keyname}" must exist with the same '
+                        'algorithm and secret ("pdnsutil import-tsig-key {keyname} <algorithm> <secret>", which needs '
+                        'gsqlite3-dnssec=yes); check the clocks of both hosts (TSIG allows 300 s); then allow the key '
+                        'for the zone: "pdnsutil set-meta {zone} TSIG-ALLOW-AXFR {keyname}".',
         }),
     'tcp_unreachable': (
         '{server} answers queries over UDP, but TCP port {port} does not connect from {who}: a firewall lets UDP 53 '

@@ -113,7 +113,10 @@ def classify_soa_response(query, wire, zone, key=None):
                 raw = dns.message.from_wire(wire, keyring=False)
                 out['rcode'] = dns.rcode.to_text(raw.rcode())
                 if raw.rcode() == dns.rcode.REFUSED:
-                    out.update(status='refused', error='REFUSED (unsigned)')
+                    out.update(status='refused', error='the server answered REFUSED (unsigned)')
+                elif raw.rcode() == dns.rcode.NOTAUTH:
+                    out['error'] = ('the server rejected the signed query with an unsigned NOTAUTH (PowerDNS does '
+                                    'this when the key name, algorithm, secret or clock is wrong)')
             except Exception:
                 pass
             return out

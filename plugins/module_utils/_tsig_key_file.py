@@ -178,21 +178,21 @@ def _protect(module, values):
             module.no_log_values.add(value)
 
 
-def _refusal(path, problem, regenerate):
-    return ('path: %s already exists and %s. regenerate=%s never replaces such a file, since a key in use by a '
-            'server may be lost; check path, name and algorithm, remove the file, or set regenerate=always '
-            'to replace it with a new key.' % (path, problem, regenerate))
+def _refusal(path, problem, hint, regenerate):
+    return ('path: %s already exists and %s. With regenerate=%s the file is left as it is, since its key may be '
+            'in use by a server: %scheck path, remove the file, or set regenerate=always to replace it with a '
+            'new key.' % (path, problem, regenerate, hint + ', ' if hint else ''))
 
 
 def _mismatch(current, name, algorithm):
-    """Why the usable key in ``current`` is not the key asked for, or None."""
+    """(problem, hint) when the usable key in ``current`` is not the key asked for, else (None, None)."""
     if current.name != name:
-        return ('it holds the key %r, not %r; set name=%s to adopt that key'
-                % (key_name_text(current.name), key_name_text(name), key_name_text(current.name)))
+        return ('holds the key %r, not %r' % (key_name_text(current.name), key_name_text(name)),
+                'set name=%s to adopt that key' % key_name_text(current.name))
     if current.algorithm != algorithm:
-        return ('its key %r uses %s, not %s; set algorithm=%s to keep that key'
-                % (key_name_text(name), current.algorithm, algorithm, current.algorithm))
-    return None
+        return ('its key %r uses %s, not %s' % (key_name_text(name), current.algorithm, algorithm),
+                'set algorithm=%s to adopt that key' % current.algorithm)
+    return None, None
 
 
 def _write_atomic(module, target, content, creating):
@@ -277,6 +277,7 @@ def _present(module, result):
     path = params['path']
     if not path:
         secret = given if given is not None else generate_secret(algorithm)
+        _protect(module, [encode_secret(secret)])
         _finish_secret(module, result, secret, given is not None)
         return result
 
@@ -296,9 +297,9 @@ def _present(module, result):
     elif regenerate == 'always':
         secret = given if given is not None else generate_secret(algorithm)
     else:
-        problem = current.problem or _mismatch(current, name, algorithm)
+        problem, hint = (current.problem, None) if current.problem else _mismatch(current, name, algorithm)
         if problem:
-            raise ZonesyncError(_refusal(path, problem, regenerate))
+            raise ZonesyncError(_refusal(path, problem, hint, regenerate))
         secret = current.secret
         keeps_file_secret = True
         if given is not None and given != current.secret:
@@ -316,6 +317,7 @@ def _present(module, result):
             for warning in current.warnings:
                 module.warn(warning)
 
+    _protect(module, [encode_secret(secret)])
     content = render_key(fmt, name, algorithm, secret)
     if not current.exists:
         write = True
@@ -347,12 +349,16 @@ def _present(module, result):
 
 
 def _finish_secret(module, result, secret, was_given):
-    """Return the secret only on request; otherwise make sure Ansible masks it everywhere."""
+    """Return the secret only on request (never one the caller gave: Ansible would mask it anyway).
+
+    _protect has put every secret into no_log_values; the one returned is taken out again.
+    """
     text = encode_secret(secret)
     if module.params['return_secret'] and not was_given:
+        # read from the file or generated, so it is in no_log_values only because
+        # _protect put it there: the caller asked for it
+        module.no_log_values.discard(text)
         result['secret'] = text
-    else:
-        module.no_log_values.add(text)
 
 
 def _absent(module, result):
@@ -395,4 +401,3 @@ def run_tsig_key(module):
     except ZonesyncError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
-

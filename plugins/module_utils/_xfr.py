@@ -97,10 +97,38 @@ def _recv_exact(sock, count):
     while count:
         data = sock.recv(count)
         if not data:
-            raise EOFError()
+            raise EOFError(b''.join(chunks))
         chunks.append(data)
         count -= len(data)
     return b''.join(chunks)
+
+
+def _preview(data):
+    text = data[:60].decode('ascii', 'replace')
+    return ''.join(c if 32 <= ord(c) < 127 else '.' for c in text)
+
+
+def _read_first_head(sock, query_id):
+    """Read the length prefix and the ID of the first message; detect a non-DNS peer early."""
+    try:
+        head = _recv_exact(sock, 4)
+    except EOFError as exc:
+        partial = exc.args[0] if exc.args else b''
+        if partial:
+            raise TransferFailed('malformed', 'the server sent %d byte(s) and closed the connection: %r is not '
+                                 'a DNS answer' % (len(partial), _preview(partial)))
+        raise
+    (length,) = struct.unpack('!H', head[:2])
+    (msg_id,) = struct.unpack('!H', head[2:4])
+    if length < 12 or msg_id != query_id:
+        try:
+            sock.settimeout(0.2)
+            more = sock.recv(200)
+        except (socket.timeout, OSError):
+            more = b''
+        raise TransferFailed('malformed', 'the answer does not look like DNS (it starts with %r): this port is '
+                             'probably not a DNS server' % _preview(head + more))
+    return length, head[2:4]
 
 
 def make_xfr_query(zone, rdtype, serial=None, key=None):
@@ -205,9 +233,14 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
         except TransferFailed as exc:
             result.update(status=exc.status, detail=exc.detail)
             result.update(exc.extra)
+            if exc.status == 'not_authoritative' and exc.extra.get('rcode') == 'NOTAUTH':
+                _notauth_or_refused(result, zone, address, port, key, source, timeout)
         except socket.timeout:
-            result.update(status='timeout', detail='the server stopped sending after %d message(s); no data for '
-                          '%.1f s' % (result['messages'], timeout))
+            if result['messages'] == 0 and result['bytes'] == 0:
+                _silent_after_connect(result, zone, address, port, source, timeout)
+            else:
+                result.update(status='timeout', detail='the server stopped sending after %d message(s); no data '
+                              'for %.1f s' % (result['messages'], timeout))
         except (EOFError, ConnectionResetError, BrokenPipeError):
             if result['messages'] == 0:
                 result.update(status='malformed' if result['bytes'] else 'incomplete',
@@ -225,6 +258,51 @@ def _finish(result, start):
     if result['status'] is None:
         result['status'] = 'ok'
     return result
+
+
+def _silent_after_connect(result, zone, address, port, source, timeout):
+    """TCP connected but nothing came back: a stalled DNS server, or no DNS server at all?"""
+    probe = SoaEngine(key=None, transport='udp', timeout=min(timeout, 2.0), retries=0,
+                      source=source).run([(zone, address, port)])[0]
+    server = format_server(address, port)
+    if probe['status'] in ('timeout', 'unreachable'):
+        result.update(status='timeout', detail='%s accepts TCP connections but sent nothing within %.1f s, and gives '
+                      'no DNS answer over UDP either: this port is probably not a DNS server' % (server, timeout))
+    else:
+        result.update(status='timeout', detail='%s answers DNS over UDP but sent nothing over TCP within %.1f s'
+                      % (server, timeout))
+
+
+def _notauth_or_refused(result, zone, address, port, key, source, timeout):
+    """Settle what a NOTAUTH without a TSIG error means.
+
+    BIND answers NOTAUTH for a zone it does not serve. PowerDNS answers NOTAUTH,
+    unsigned and without a TSIG error code, both when its ACL denies the
+    transfer and when it cannot verify the request's TSIG. An SOA query from
+    the same source, signed with the same key, tells them apart: a valid
+    signed authoritative answer means the key works and the transfer was
+    refused; NOTAUTH to the signed query means the key was rejected; an
+    authoritative answer to an unsigned query means the zone is served.
+    """
+    if key is not None:
+        signed = SoaEngine(key=key, transport='udp', timeout=min(timeout, 2.0), retries=1,
+                           source=source).run([(zone, address, port)])[0]
+        if signed['status'] == 'answered':
+            result.update(status='refused', detail='the server answered NOTAUTH to the transfer, yet it accepts the '
+                          'key for a signed SOA query (serial %d): the key works, but this key and source address are '
+                          'not allowed to transfer the zone' % signed['serial'])
+            return
+        if signed['status'] == 'tsig_error' and signed.get('rcode') == 'NOTAUTH':
+            result.update(status='tsig_unsigned_response', detail='the server rejected the signed request with an '
+                          'unsigned NOTAUTH that names no TSIG error (PowerDNS does this when the key name, the '
+                          'algorithm, the secret or the clock is wrong)')
+            return
+    probe = SoaEngine(key=None, transport='udp', timeout=min(timeout, 2.0), retries=1,
+                      source=source).run([(zone, address, port)])[0]
+    if probe['status'] == 'answered':
+        result.update(status='refused', detail='the server answered NOTAUTH to the transfer although it serves '
+                      'the zone (serial %d): it does not allow this client to transfer (PowerDNS answers an '
+                      'ACL denial this way)' % probe['serial'])
 
 
 def _tcp_failed(result, how, zone, address, port, key, source, timeout, start):
@@ -257,8 +335,12 @@ def _read_stream(sock, query, zone, key, client_serial, is_ixfr, result, digest)
     state = 'first'  # first -> second -> axfr | ixfr_delete | ixfr_add -> done
     record_count = 0
     while True:
-        (length,) = struct.unpack('!H', _recv_exact(sock, 2))
-        msg_wire = _recv_exact(sock, length)
+        if first:
+            length, msg_start = _read_first_head(sock, query.id)
+            msg_wire = msg_start + _recv_exact(sock, length - 2)
+        else:
+            (length,) = struct.unpack('!H', _recv_exact(sock, 2))
+            msg_wire = _recv_exact(sock, length)
         result['bytes'] += length + 2
         result['messages'] += 1
         local_time = time.time()

@@ -21,7 +21,7 @@ description:
     they will keep serving the zone if they cannot refresh it (O(expire_remaining)).
   - Never changes anything.
 author:
-  - dnsops.zonesync maintainers
+  - dnsops.zonesync maintainers (@dnsops)
 requirements:
   - dnspython >= 2.3.0
   - netaddr
@@ -119,7 +119,7 @@ options:
     default: 1000
 notes:
   - A server whose answer lacks the AA bit, or answers NOTAUTH, SERVFAIL or NXDOMAIN, gets status
-    V(not_authoritative): it is not serving the zone, whatever it says.
+    V(not_authoritative); it is not serving the zone, whatever it says.
   - Two serials exactly 2^31 apart cannot be ordered (RFC 1982); such a server gets status V(not_comparable).
 seealso:
   - name: RFC 1982

@@ -22,7 +22,7 @@ description:
     (see O(return_secret)).
   - The secret never appears in the module's output, warnings, error messages or diff, unless O(return_secret=true).
 author:
-  - dnsops.zonesync maintainers
+  - dnsops.zonesync maintainers (@dnsops)
 requirements:
   - dnspython >= 2.3.0
 extends_documentation_fragment:

@@ -22,7 +22,7 @@ description:
     held in memory only when O(compare_with) is set.
   - Never changes anything. The task fails unless the outcome is what O(expect) asked for.
 author:
-  - dnsops.zonesync maintainers
+  - dnsops.zonesync maintainers (@dnsops)
 requirements:
   - dnspython >= 2.3.0
   - netaddr

@@ -510,18 +510,35 @@ class _Server(object):
         return wait_for(lambda: self.soa_serial(zone, timeout=0.5) == serial, timeout=timeout,
                         what='%s %s:%d to serve %s serial %s' % (self.kind, self.address, self.port, zone, serial))
 
+    def _probe(self, qname, timeout=0.25):
+        """One UDP SOA query on a connected socket (so 'port unreachable' shows at once); None on failure."""
+        def run():
+            msg = dns.message.make_query(qname, 'SOA')
+            msg.flags &= ~dns.flags.RD
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.settimeout(timeout)
+                sock.connect((self.address, self.port))
+                sock.send(msg.to_wire())
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    resp = dns.message.from_wire(sock.recv(65535))
+                    if resp.id == msg.id:
+                        return resp
+            except (OSError, dns.exception.DNSException):
+                return None
+            finally:
+                sock.close()
+            return None
+        return netns_call(self.netns, run)
+
     def _answers(self, zone):
-        try:
-            return self.soa_serial(zone, timeout=0.25) is not None
-        except (dns.exception.DNSException, OSError):
-            return False
+        resp = self._probe(_absolute(zone))
+        return (resp is not None and resp.rcode() == dns.rcode.NOERROR and bool(resp.flags & dns.flags.AA)
+                and any(r.rdtype == dns.rdatatype.SOA for r in resp.answer))
 
     def _responds(self):
-        try:
-            self.query('.', 'SOA', timeout=0.25)
-            return True
-        except (dns.exception.DNSException, OSError):
-            return False
+        return self._probe('.') is not None
 
     def _launch(self, cmd):
         if self.running:

@@ -2,10 +2,11 @@
 # Run `ansible-test sanity` on a fresh copy of the collection.
 #
 # ansible-test wants the collection at .../ansible_collections/<namespace>/<name>/.
-# The copy holds the files git would commit (tracked plus untracked-but-not-ignored,
-# minus deleted ones) and gets its own `git init`: without a .git of its own,
-# ansible-test walks up to the repository's .git, where .tmp/ is ignored, and
-# finds no files at all. No commit is needed: ansible-test lists files with
+# The copy (.ci/export-tree.sh) holds the files git would commit: tracked plus
+# untracked-but-not-ignored, minus deleted ones. It gets its own `git init`:
+# without a .git of its own, ansible-test walks up to the repository's .git,
+# where .tmp/ is ignored, sees no files and "passes" with "All targets skipped".
+# No commit is needed: ansible-test lists files with
 # `git ls-files --cached --others --exclude-standard`.
 #
 # Usage: tests/sanity/run.sh [extra ansible-test sanity arguments, e.g. --test pep8]
@@ -35,18 +36,11 @@ done
 work=$repo/.tmp/sanity
 dest=$work/ansible_collections/$namespace/$name
 rm -rf "$work"
-mkdir -p "$dest"
-
-# Copy what git would see. `git ls-files -co` also lists tracked files that were
-# deleted in the work tree; skip those.
-git ls-files -z --cached --others --exclude-standard |
-    while IFS= read -r -d '' path; do
-        if [[ -e $path || -L $path ]]; then
-            printf '%s\0' "$path"
-        fi
-    done |
-    tar --null --no-recursion -T - -cf - |
-    tar -xf - -C "$dest"
+"$repo/.ci/export-tree.sh" "$dest"
+if [[ ! -f $dest/galaxy.yml ]]; then
+    echo "ERROR: nothing was copied to $dest" >&2
+    exit 1
+fi
 
 git -C "$dest" init -q
 

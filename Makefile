@@ -1,0 +1,120 @@
+# dnsops.zonesync: build and test entry points.
+#
+#   make test         THE test command (CI runs it through .ci/run). On a fresh
+#                     Debian 12 machine it installs what it needs (deps, venv),
+#                     then runs, in order: sanity, units, integration, lint.
+#   make deps         Debian packages (apt-get only when something is missing)
+#   make venv         .venv from tests/requirements-dev.txt (reinstalled when
+#                     that file or requirements.txt changes)
+#   make sanity       ansible-test sanity on a clean copy (tests/sanity/run.sh);
+#                     SANITY_ARGS="--test pep8" narrows it
+#   make units        pytest tests/unit
+#   make integration  pytest tests/integration
+#   make lint         ansible-lint (production profile), then yamllint -s .
+#   make build        collection tarball in .tmp/build/
+#   make clean        remove .tmp/, tests/output/ and caches (keeps .venv)
+#   make distclean    clean, and remove .venv too
+#
+# PYTEST_ARGS is passed to both pytest runs. pytest's "no tests collected"
+# (exit 5) is a failure; ALLOW_NO_TESTS=1 turns it into a loud warning.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+# `make -j test` must still run the steps one after the other, in order.
+.NOTPARALLEL:
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON_VERSION := 3.11
+# Evaluated lazily, so that on a fresh machine it sees the python3 `deps` installed.
+PYTHON ?= $(shell command -v python$(PYTHON_VERSION) || echo python3)
+
+VENV := $(CURDIR)/.venv
+VENV_PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.zonesync-requirements
+DEV_REQUIREMENTS := $(CURDIR)/tests/requirements-dev.txt
+REQUIREMENTS := $(DEV_REQUIREMENTS) $(CURDIR)/requirements.txt
+TMP := $(CURDIR)/.tmp
+
+SANITY_ARGS ?=
+PYTEST_ARGS ?=
+ALLOW_NO_TESTS ?=
+
+# The venv's tools first (ansible-lint warns otherwise; ansible-test's children need it).
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: help test deps venv sanity units integration lint build clean distclean
+
+help:
+	@sed -n '3,19s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+test: deps venv sanity units integration lint
+
+deps:
+	@$(CURDIR)/.ci/deps.sh
+
+venv:
+	@want="$$(cat $(REQUIREMENTS) | sha256sum | cut -d' ' -f1) python$(PYTHON_VERSION)"
+	if [[ -f $(VENV_STAMP) && "$$(cat $(VENV_STAMP))" == "$$want" ]] && $(VENV_PY) -c 'import sys' 2>/dev/null; then
+	    echo "venv: up to date ($(VENV))"
+	    exit 0
+	fi
+	if ! $(VENV_PY) -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(PYTHON_VERSION)".split("."))))' 2>/dev/null; then
+	    echo "venv: creating $(VENV) with $(PYTHON)"
+	    rm -rf $(VENV)
+	    $(PYTHON) -m venv $(VENV)
+	fi
+	$(VENV_PY) -m pip install --disable-pip-version-check -q -r $(DEV_REQUIREMENTS)
+	echo "$$want" > $(VENV_STAMP)
+	echo "venv: installed $(DEV_REQUIREMENTS)"
+
+sanity: venv
+	@VENV=$(VENV) SANITY_PYTHON=$(PYTHON_VERSION) $(CURDIR)/tests/sanity/run.sh $(SANITY_ARGS)
+
+# $(call pytest,DIR): run pytest on DIR; exit 5 (nothing collected) is an error.
+define pytest
+rc=0
+$(VENV_PY) -m pytest -q $(PYTEST_ARGS) $(1) || rc=$$?
+if [[ $$rc == 5 ]]; then
+    if [[ -n "$(ALLOW_NO_TESTS)" ]]; then
+        echo "WARNING: pytest collected no tests in $(1) (exit 5); accepted because ALLOW_NO_TESTS is set" >&2
+        exit 0
+    fi
+    echo "ERROR: pytest collected no tests in $(1) (exit 5)" >&2
+fi
+exit $$rc
+endef
+
+units: venv
+	@$(call pytest,tests/unit)
+
+integration: deps venv
+	@$(call pytest,tests/integration)
+
+lint: venv
+	@echo "lint: ansible-lint --profile production"
+	ansible-lint --profile production
+	echo "lint: yamllint -s ."
+	yamllint -s .
+
+# Build from the files git would commit, so caches in the work tree
+# (.ansible/, .pytest_cache/, __pycache__/) never end up in the tarball.
+build: venv
+	@rm -rf $(TMP)/build
+	$(CURDIR)/.ci/export-tree.sh $(TMP)/build/src
+	ansible-galaxy collection build --force --output-path $(TMP)/build $(TMP)/build/src
+	ls -l $(TMP)/build/*.tar.gz
+
+clean:
+	@rm -rf $(TMP) $(CURDIR)/tests/output $(CURDIR)/.pytest_cache $(CURDIR)/.ansible
+	find $(CURDIR) -path $(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	@rm -rf $(VENV)
+
+# ---------------------------------------------------------------------------
+# Lab environment (`make lab`): reserved for a separate issue, not built yet.
+# Keep its targets and variables in this section, out of `make test`.
+# ---------------------------------------------------------------------------
