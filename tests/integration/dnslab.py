@@ -739,7 +739,11 @@ class BindServer(_Server):
             'automatic-interface-scan no;',
             'interface-interval 0;',
             'empty-zones-enable no;',
-        ] + [o if o.rstrip().endswith(';') or o.rstrip().endswith('}') else o + ';' for o in self.options_extra]
+        ]
+        # An option given in options_extra replaces the default of the same name.
+        overridden = set(o.split()[0] for o in self.options_extra if o.strip())
+        opts = [o for o in opts if o.split()[0] not in overridden]
+        opts += [o if o.rstrip().endswith(';') or o.rstrip().endswith('}') else o + ';' for o in self.options_extra]
         lines.append('options {\n    %s\n};' % '\n    '.join(opts))
         lines.extend(self.conf_extra)
         for zone, info in self.zones.items():
