@@ -45,7 +45,7 @@ ALLOW_NO_TESTS ?=
 # The venv's tools first (ansible-lint warns otherwise; ansible-test's children need it).
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help test deps venv sanity units integration lint build clean distclean
+.PHONY: help test deps venv sanity units integration lint build clean distclean collection-link
 
 help:
 	@sed -n '3,19s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -93,9 +93,14 @@ units: venv
 integration: deps venv
 	@$(call pytest,tests/integration)
 
-lint: venv
+# The collection itself, importable under its own name (also done by tests/conftest.py).
+collection-link:
+	@mkdir -p $(TMP)/collections/ansible_collections/dnsops
+	ln -sfn $(CURDIR) $(TMP)/collections/ansible_collections/dnsops/zonesync
+
+lint: venv collection-link
 	@echo "lint: ansible-lint --profile production"
-	ansible-lint --profile production
+	ANSIBLE_COLLECTIONS_PATH=$(TMP)/collections ansible-lint --profile production
 	echo "lint: yamllint -s ."
 	yamllint -s .
 
@@ -115,6 +120,22 @@ distclean: clean
 	@rm -rf $(VENV)
 
 # ---------------------------------------------------------------------------
-# Lab environment (`make lab`): reserved for a separate issue, not built yet.
-# Keep its targets and variables in this section, out of `make test`.
-# ---------------------------------------------------------------------------
+# The lab (`make lab`, the README's first command): a hidden BIND primary, a
+# BIND secondary, a PowerDNS secondary and a second-tier BIND secondary on
+# 127.53.x.y, transferring with TSIG; checked with the collection's modules.
+LAB_STATE := $(TMP)/lab/state.json
+LAB_REPORT := $(TMP)/lab/report.json
+
+.PHONY: lab lab-down
+
+lab: deps venv collection-link
+	@$(VENV_PY) $(CURDIR)/lab/lab.py up
+	ANSIBLE_COLLECTIONS_PATH=$(TMP)/collections ANSIBLE_PYTHON_INTERPRETER=$(VENV_PY) \
+	ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+	    $(VENV)/bin/ansible-playbook -i localhost, -c local $(CURDIR)/lab/check.yml \
+	    -e lab_state=$(LAB_STATE) -e lab_report=$(LAB_REPORT)
+	$(VENV_PY) $(CURDIR)/lab/lab.py table $(LAB_REPORT)
+	echo "lab: running; 'make lab-down' stops it."
+
+lab-down: venv
+	@$(VENV_PY) $(CURDIR)/lab/lab.py down

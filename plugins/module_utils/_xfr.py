@@ -43,6 +43,9 @@ MAX_UNSIGNED_RUN = 99
 DNSSEC_TYPES = frozenset(['RRSIG', 'NSEC', 'NSEC3', 'NSEC3PARAM', 'DNSKEY', 'CDS', 'CDNSKEY', 'ZONEMD'])
 _MOD256 = 1 << 256
 
+# Comparison outcomes that are not a problem.
+COMPARE_OK = ('ok', 'serial_only')
+
 # Statuses that mean: the server answered and declined to hand out the zone.
 DECLINED = ('refused', 'not_authoritative', 'tsig_bad_key', 'tsig_bad_signature', 'tsig_bad_time')
 
@@ -523,12 +526,16 @@ def check_zone_transfer(zone, server, port=53, rdtype='AXFR', serial=None, key=N
     result['compared'] = comparisons
     status = primary['status']
     if status == 'ok':
-        for wanted in ('serial_not_incremented', 'secondary_ahead', 'secondary_behind'):
-            hit = [c for c in comparisons if c['status'] == wanted]
+        for wanted in ('serial_not_incremented', 'secondary_ahead', 'secondary_behind', 'not_comparable', None):
+            hit = [c for c in comparisons if c['status'] == wanted or
+                   (wanted is None and c['status'] not in COMPARE_OK)]
             if hit:
-                status = wanted
+                status = hit[0]['status']
                 context.update(secondary=hit[0]['server'], secondary_serial=hit[0]['serial'],
                                detail=hit[0]['detail'])
+                if wanted is None:
+                    # The secondary itself could not be asked: explain that server's failure.
+                    context['server'] = hit[0]['server']
                 break
     if expect == 'refused':
         if status == 'ok' or primary['status'] == 'ok':
@@ -537,7 +544,7 @@ def check_zone_transfer(zone, server, port=53, rdtype='AXFR', serial=None, key=N
         else:
             ok = status in DECLINED
     else:
-        ok = status == 'ok' and all(c['status'] == 'ok' for c in comparisons)
+        ok = status == 'ok'
     result['status'] = status
     result['expected'] = ok
     if status != 'ok' or not ok:
@@ -571,6 +578,11 @@ def _compare_one(zone, primary, digest, entry, probe, key, source, timeout, igno
         return out
     other = ZoneDigest(zone, ignore_ttl=ignore_ttl, ignore_dnssec=ignore_dnssec, collect=True)
     copy = transfer(zone, entry['address'], entry['port'], key=key, source=source, timeout=timeout, digest=other)
+    if copy['status'] in DECLINED:
+        # Secondaries commonly allow no transfers at all: the serials agree, the content cannot be read.
+        out.update(status='serial_only', detail='same serial; content not compared because %s declined the '
+                   'transfer (%s)' % (entry['server'], copy['detail']), content_compared=False)
+        return out
     if copy['status'] != 'ok':
         out.update(status=copy['status'], detail='same serial, but its content could not be read for comparison: '
                    '%s' % copy['detail'])
@@ -578,10 +590,11 @@ def _compare_one(zone, primary, digest, entry, probe, key, source, timeout, igno
     out['digest'] = other.hexdigest()
     if out['digest'] == digest.hexdigest():
         out.update(status='ok', detail='same serial and same content', missing=0, extra=0, changed=0,
-                   differences=[])
+                   differences=[], content_compared=True)
         return out
     diff = compare_records(digest.records, other.records, limit)
     out.update(diff)
+    out['content_compared'] = True
     out.update(status='serial_not_incremented',
                detail='%s has the same serial %d as the primary but different content (%d missing, %d extra, '
                '%d changed): the zone was edited without incrementing its serial'

@@ -18,20 +18,17 @@ description:
   - Optionally waits until every server has the reference serial, which is how a deploy proves that the
     secondaries followed the primary.
   - Each query carries the EDNS EXPIRE option (RFC 7314). Secondaries that answer it report how many seconds
-    they will keep serving the zone if they cannot refresh it (O(expire_remaining)).
+    they will keep serving the zone if they cannot refresh it (RV(zones[].servers[].expire_remaining)).
   - Never changes anything.
 author:
   - dnsops.zonesync maintainers (@dnsops)
 requirements:
   - dnspython >= 2.3.0
   - netaddr
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
+extends_documentation_fragment:
+  - dnsops.zonesync.attributes
+  - dnsops.zonesync.attributes.info_module
+  - dnsops.zonesync.attributes.tsig
 options:
   zones:
     description:
@@ -63,25 +60,6 @@ options:
       - When omitted, the system resolver is used.
     type: list
     elements: str
-  tsig:
-    description:
-      - A TSIG key to sign every query with. Answers must then be signed by the same key;
-        an unsigned or badly signed answer gives status V(tsig_error).
-    type: dict
-    suboptions:
-      name:
-        description: The key name. With O(tsig.file), selects one key of several.
-        type: str
-      algorithm:
-        description: The HMAC algorithm. V(hmac-md5) is refused (RFC 8945).
-        type: str
-        default: hmac-sha256
-      secret:
-        description: The base64 secret.
-        type: str
-      file:
-        description: A key file in BIND (C(tsig-keygen)) or JSON format, instead of O(tsig.name) and O(tsig.secret).
-        type: path
   transport:
     description:
       - V(udp) asks over UDP and falls back to TCP when an answer is truncated; V(tcp) asks over TCP only.

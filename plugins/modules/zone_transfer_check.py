@@ -18,21 +18,19 @@ description:
     (RV(diagnosis)) and what to change on BIND and on PowerDNS (RV(remediation)).
   - With O(compare_with), also compares the serial and the content of secondaries with the primary's, which
     finds a zone edited without a serial increment.
-  - The transfer is read as a stream; every message is checked (query ID, TSIG, SOA framing). The whole zone is
-    held in memory only when O(compare_with) is set.
+  - The transfer is read as a stream; every message is checked (query ID, TSIG, SOA framing). With O(tsig),
+    the first and the last message must be signed, with at most 99 unsigned in between (RFC 8945).
+    The whole zone is held in memory only when O(compare_with) is set.
   - Never changes anything. The task fails unless the outcome is what O(expect) asked for.
 author:
   - dnsops.zonesync maintainers (@dnsops)
 requirements:
   - dnspython >= 2.3.0
   - netaddr
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
+extends_documentation_fragment:
+  - dnsops.zonesync.attributes
+  - dnsops.zonesync.attributes.info_module
+  - dnsops.zonesync.attributes.tsig
 options:
   zone:
     description: The zone to transfer.
@@ -57,25 +55,6 @@ options:
   serial:
     description: The serial the client claims to have, required with O(type=ixfr).
     type: int
-  tsig:
-    description:
-      - A TSIG key to sign the request with. Every message of the answer must then be signed (at most 99
-        unsigned in a row, the first and the last signed).
-    type: dict
-    suboptions:
-      name:
-        description: The key name. With O(tsig.file), selects one key of several.
-        type: str
-      algorithm:
-        description: The HMAC algorithm. V(hmac-md5) is refused (RFC 8945).
-        type: str
-        default: hmac-sha256
-      secret:
-        description: The base64 secret.
-        type: str
-      file:
-        description: A key file in BIND (C(tsig-keygen)) or JSON format, instead of O(tsig.name) and O(tsig.secret).
-        type: path
   source:
     description:
       - The source IP address to send from, to test the transfer ACL exactly as a given secondary would.
@@ -273,9 +252,14 @@ compared:
       description: Its serial.
       type: int
     status:
-      description: V(ok), V(secondary_behind), V(secondary_ahead), V(serial_not_incremented), V(not_comparable),
-        or why it could not be asked.
+      description:
+        - V(ok) (same serial, same content), V(serial_only) (same serial; the secondary declined to transfer, so
+          the content was not compared), V(secondary_behind), V(secondary_ahead), V(serial_not_incremented),
+          V(not_comparable), or why it could not be asked (V(timeout), V(unreachable), ...).
       type: str
+    content_compared:
+      description: Whether the content was transferred from the secondary and compared.
+      type: bool
     detail:
       description: What was seen.
       type: str

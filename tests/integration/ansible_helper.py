@@ -58,7 +58,7 @@ def run_adhoc(module, args, check=False, diff=False, verbosity=0, env=None, time
         cmd.append('--diff')
     if verbosity:
         cmd.append('-' + 'v' * verbosity)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
                           env=ansible_env(dict(env or {}, ANSIBLE_STDOUT_CALLBACK='minimal',
                                                ANSIBLE_LOAD_CALLBACK_PLUGINS='1')))
     data = None
@@ -91,7 +91,7 @@ def run_playbook(playbook_text, check=False, diff=False, verbosity=0, env=None, 
             cmd.append('-' + 'v' * verbosity)
         if extra_vars:
             cmd.extend(['-e', json.dumps(extra_vars)])
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ansible_env(env))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=ansible_env(env))
     finally:
         os.unlink(path)
     return Result(proc, None)

@@ -30,9 +30,7 @@ BIND 9.18, PowerDNS 4.7):
 from __future__ import annotations
 
 import base64
-import contextlib
 import ctypes
-import errno
 import fcntl
 import http.server
 import itertools
@@ -166,7 +164,7 @@ def release_addresses():
     """Remove the host addresses the lab added to lo and drop the allocation locks."""
     for ns, address in sorted(_added_addresses, key=lambda k: (k[0] or '', k[1])):
         if ns is None:
-            subprocess.run([IP, 'addr', 'del', address + '/32', 'dev', 'lo'], capture_output=True)
+            subprocess.run([IP, 'addr', 'del', address + '/32', 'dev', 'lo'], capture_output=True, check=False)
     _added_addresses.clear()
     for fd in _held_locks.values():
         os.close(fd)
@@ -176,11 +174,164 @@ def release_addresses():
 def _run(cmd, check=True, timeout=30, **kw):
     kw.setdefault('capture_output', True)
     kw.setdefault('text', True)
-    proc = subprocess.run(cmd, timeout=timeout, **kw)
+    proc = subprocess.run(cmd, check=False, timeout=timeout, **kw)
     if check and proc.returncode != 0:
         raise LabError('command failed (rc=%d): %s\nstdout:\n%s\nstderr:\n%s' % (
             proc.returncode, ' '.join(cmd), proc.stdout, proc.stderr))
     return proc
+
+
+# --------------------------------------------------------------------------
+# Shifted clocks (libfaketime cannot run named: see CLOCKSHIFT_SOURCE)
+# --------------------------------------------------------------------------
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_DIR = os.path.join(REPO, '.tmp', 'dnslab')
+
+# named, rndc, dig and nsupdate on Debian 12 link jemalloc, and libfaketime
+# deadlocks in jemalloc's start-up ("Unexpected recursive calls to
+# clock_gettime() without proper initialization", libfaketime issues 130/327/
+# 478, no fix). This preload shifts only the wall clock (CLOCK_REALTIME*,
+# gettimeofday, time) by DNSLAB_CLOCK_OFFSET_NS, reading the real clock with
+# the raw syscall, so it needs neither dlsym nor malloc. Monotonic clocks are
+# left alone (named's timers keep working normally).
+CLOCKSHIFT_SOURCE = r"""
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile long long offset_ns;
+static volatile int offset_ready;
+
+static long long get_offset(void)
+{
+    if (!offset_ready) {
+        const char *s = getenv("DNSLAB_CLOCK_OFFSET_NS");
+        offset_ns = s ? strtoll(s, NULL, 10) : 0;
+        offset_ready = 1;
+    }
+    return offset_ns;
+}
+
+static int shifted(clockid_t clk, struct timespec *ts)
+{
+    long long t;
+    int r = (int)syscall(SYS_clock_gettime, clk, ts);
+    if (r != 0 || ts == NULL)
+        return r;
+    if (clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE || clk == CLOCK_TAI) {
+        t = (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec + get_offset();
+        ts->tv_sec = (time_t)(t / 1000000000LL);
+        ts->tv_nsec = (long)(t % 1000000000LL);
+        if (ts->tv_nsec < 0) {
+            ts->tv_nsec += 1000000000L;
+            ts->tv_sec -= 1;
+        }
+    }
+    return r;
+}
+
+int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+    return shifted(clk, ts);
+}
+
+int gettimeofday(struct timeval *tv, void *tz)
+{
+    struct timespec ts;
+    (void)tz;
+    if (shifted(CLOCK_REALTIME, &ts) != 0)
+        return -1;
+    if (tv) {
+        tv->tv_sec = ts.tv_sec;
+        tv->tv_usec = ts.tv_nsec / 1000;
+    }
+    return 0;
+}
+
+time_t time(time_t *out)
+{
+    struct timespec ts;
+    if (shifted(CLOCK_REALTIME, &ts) != 0)
+        return (time_t)-1;
+    if (out)
+        *out = ts.tv_sec;
+    return ts.tv_sec;
+}
+"""
+
+_clockshift_lock = threading.Lock()
+
+
+def clockshift_library():
+    """Build (once, cached under .tmp/dnslab) and return the path of the clock-shift preload."""
+    import hashlib
+    digest = hashlib.sha256(CLOCKSHIFT_SOURCE.encode()).hexdigest()[:12]
+    path = os.path.join(BUILD_DIR, 'clockshift-%s.so' % digest)
+    with _clockshift_lock:
+        if os.path.exists(path):
+            return path
+        os.makedirs(BUILD_DIR, exist_ok=True)
+        with open(os.path.join(BUILD_DIR, '.build.lock'), 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if os.path.exists(path):
+                return path
+            cc = shutil.which('cc') or shutil.which('gcc')
+            if not cc:
+                raise LabError('a C compiler (cc) is needed to build the clock-shift preload for named')
+            src = os.path.join(BUILD_DIR, 'clockshift-%s.c' % digest)
+            with open(src, 'w') as handle:
+                handle.write(CLOCKSHIFT_SOURCE)
+            tmp = path + '.%d.tmp' % os.getpid()
+            _run([cc, '-shared', '-fPIC', '-O2', '-Wall', '-o', tmp, src])
+            os.replace(tmp, path)
+    return path
+
+
+_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'y': 365 * 86400}
+
+
+def parse_offset(spec):
+    """Seconds from a faketime-style spec: 600, '+600', '+600s', '-10m', '+2d', '+1.5h',
+    '@2024-01-01 00:00:00' or '2024-01-01 00:00:00' (both as an offset from now; the clock runs)."""
+    if isinstance(spec, (int, float)):
+        return float(spec)
+    spec = str(spec).strip()
+    if spec[:1] in '+-':
+        number, unit = spec, 's'
+        if spec[-1].lower() in _UNITS:
+            number, unit = spec[:-1], spec[-1].lower()
+        return float(number.replace(',', '.')) * _UNITS[unit]
+    import calendar
+    when = calendar.timegm(time.strptime(spec.lstrip('@'), '%Y-%m-%d %H:%M:%S'))
+    return when - time.time()
+
+
+def clock_offset_wrapper(offset):
+    """A wrapper running a program with its wall clock shifted by ``offset`` (seconds or faketime spec).
+
+    Works for jemalloc-linked programs (named, rndc, dig, nsupdate) where faketime hangs.
+    """
+    ns = int(round(parse_offset(offset) * 1e9))
+    return ['env', 'LD_PRELOAD=%s' % clockshift_library(), 'DNSLAB_CLOCK_OFFSET_NS=%d' % ns]
+
+
+def translate_wrapper(wrapper):
+    """Replace a ``faketime [-m] [-f] [--exclude-monotonic] SPEC`` part of a wrapper by
+    clock_offset_wrapper(SPEC); everything else is kept. Needed for jemalloc-linked programs."""
+    wrapper = list(wrapper or [])
+    for i, word in enumerate(wrapper):
+        if os.path.basename(word) == 'faketime':
+            j = i + 1
+            while j < len(wrapper) and wrapper[j] in ('-f', '-m', '--exclude-monotonic'):
+                j += 1
+            if j >= len(wrapper):
+                raise LabError('faketime wrapper without a time spec: %r' % wrapper)
+            return wrapper[:i] + clock_offset_wrapper(wrapper[j]) + translate_wrapper(wrapper[j + 1:])
+    return wrapper
 
 
 # --------------------------------------------------------------------------
@@ -218,7 +369,7 @@ def make_zone_text(origin, serial, records=None, ns=('ns1',), count=0, ttl=300, 
     lines = ['$ORIGIN %s' % origin, '$TTL %d' % ttl]
     mname = ns[0] if ns else 'ns1'
     lines.append('@ IN SOA %s hostmaster %d %d %d %d %d' % (mname, serial, soa_refresh, soa_retry,
-                                                          soa_expire, soa_minimum))
+                                                            soa_expire, soa_minimum))
     for name in ns:
         lines.append('@ IN NS %s' % name)
     have_a = set()
@@ -359,7 +510,7 @@ class NetNS(object):
         return netns_call(self, fn, *args, **kwargs)
 
     def pids(self):
-        proc = subprocess.run([IP, 'netns', 'pids', self.name], capture_output=True, text=True)
+        proc = subprocess.run([IP, 'netns', 'pids', self.name], capture_output=True, text=True, check=False)
         return [int(p) for p in proc.stdout.split() if p.strip().isdigit()]
 
     def close(self):
@@ -380,7 +531,7 @@ class NetNS(object):
                 time.sleep(POLL)
             if not pids:
                 break
-        subprocess.run([IP, 'netns', 'del', self.name], capture_output=True)
+        subprocess.run([IP, 'netns', 'del', self.name], capture_output=True, check=False)
         for key in [k for k in _added_addresses if k[0] == self.name]:
             _added_addresses.discard(key)
         self.created = False
@@ -421,7 +572,7 @@ def axfr(address, zone, port=53, key=None, source=None, timeout=5.0, netns=None,
         kw = {}
         if key is not None:
             kw['keyring'] = key.dns_key
-        msg, _ = dns.xfr.make_query(txn, serial=None, **kw)
+        msg = dns.xfr.make_query(txn, serial=None, **kw)[0]
         dns.query.inbound_xfr(address, txn, query=msg, port=port, timeout=timeout, lifetime=timeout * 2,
                               source=source)
         return txn
@@ -461,6 +612,7 @@ def wait_for(predicate, timeout=10.0, interval=POLL, what='condition'):
 
 class _Server(object):
     kind = 'server'
+    translate_faketime = False
 
     def __init__(self, workdir, address, port=53, wrapper=None, netns=None):
         self.workdir = os.path.abspath(str(workdir))
@@ -479,8 +631,8 @@ class _Server(object):
     # -- helpers -------------------------------------------------------
     @property
     def full_wrapper(self):
-        """Namespace prefix (when ``netns`` was given) + ``wrapper``."""
-        return self._netns_prefix + self.wrapper
+        """Namespace prefix (when ``netns`` was given) + ``wrapper`` (faketime translated for named)."""
+        return self._netns_prefix + (translate_wrapper(self.wrapper) if self.translate_faketime else self.wrapper)
 
     @property
     def running(self):
@@ -567,11 +719,11 @@ class _Server(object):
                     return
                 self._on_pending(pending)
             if time.monotonic() > deadline:
+                tail = self.log_tail()
                 self.stop()
                 raise LabError('%s on %s:%d not ready after %.1fs (%s)\n--- log tail ---\n%s' % (
                     self.kind, self.address, self.port, timeout,
-                    'zones not loaded: %s' % ', '.join(pending) if responded else 'no answer at all',
-                    self.log_tail()))
+                    'zones not loaded: %s' % ', '.join(pending) if responded else 'no answer at all', tail))
             time.sleep(POLL)
 
     def _on_pending(self, pending):
@@ -656,6 +808,9 @@ class BindServer(_Server):
     """A real named (BIND 9) in ``workdir`` listening on ``address``:``port``."""
 
     kind = 'named'
+    # named and rndc link jemalloc: libfaketime hangs them, so a faketime
+    # wrapper is replaced by the clock-shift preload (same offset).
+    translate_faketime = True
 
     def __init__(self, workdir, address, port=53, wrapper=None, netns=None, control_port=953):
         super().__init__(workdir, address, port, wrapper, netns)
@@ -783,6 +938,20 @@ class BindServer(_Server):
         self._wait_ready([z for z, i in self.zones.items() if i['wait']], timeout, started)
         self.start_seconds = time.monotonic() - started
         return self
+
+    def _on_pending(self, pending):
+        # Fail fast when named has already given up on a primary zone file.
+        log = None
+        for zone in pending:
+            if self.zones[zone]['type'] != 'primary':
+                continue
+            log = self.log() if log is None else log
+            marker = 'zone %s/IN: not loaded due to errors' % (zone.rstrip('.') or '.')
+            if marker in log:
+                tail = self.log_tail()
+                self.stop()
+                raise LabError('named on %s:%d could not load primary zone %s (use wait=False to expect '
+                               'this)\n--- log tail ---\n%s' % (self.address, self.port, zone, tail))
 
     def rndc(self, *args, check=True, timeout=30):
         """Run rndc against this server (through the wrapper, so faketime/netns apply); return output."""
@@ -1115,7 +1284,7 @@ class CutXfrServer(_ThreadedServer):
         except Exception:
             return None
         q = msg.question[0] if msg.question else None
-        self.queries.append((q.name.to_text(), dns.rdatatype.to_text(q.rdtype), tcp) if q else None)
+        self.queries.append((q.name.to_text(), dns.rdatatype.to_text(q.rdtype), tcp) if q is not None else None)
         resp = dns.message.make_response(msg)
         resp.flags &= ~dns.flags.RA
         if q is None or q.name != self.zone:

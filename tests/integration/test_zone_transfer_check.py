@@ -232,7 +232,7 @@ def test_everything_dropped_is_timeout(bind, netns):
     server.add_primary(ZONE, dnslab.make_zone_text(ZONE, 12), allow_transfer=['any'])
     server.start()
     space.nft(dnslab.nft_drop('tcp', 53) + dnslab.nft_drop('udp', 53).replace('table inet dnslab',
-                                                                           'table inet dnslab_udp'))
+                                                                              'table inet dnslab_udp'))
     ok, result = space.call(xfr, server.address, timeout=1)
     assert not ok
     assert result['status'] == 'timeout', result
@@ -291,11 +291,11 @@ def test_text_banner_is_malformed(client):
 def _two_primaries(factory_a, factory_b, text_a, text_b):
     a = factory_a()
     a.add_primary(ZONE, text_a, **({'allow_transfer': ['any']} if isinstance(a, dnslab.BindServer)
-                                  else {'allow_axfr_ips': ['127.0.0.0/8']}))
+                                   else {'allow_axfr_ips': ['127.0.0.0/8']}))
     a.start()
     b = factory_b()
     b.add_primary(ZONE, text_b, **({'allow_transfer': ['any']} if isinstance(b, dnslab.BindServer)
-                                  else {'allow_axfr_ips': ['127.0.0.0/8']}))
+                                   else {'allow_axfr_ips': ['127.0.0.0/8']}))
     b.start()
     return a, b
 
