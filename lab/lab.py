@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The built-in lab: a small DNS fleet on loopback, checked with the collection's own modules.
 
     lab.py up     start the fleet (real named and pdns_server processes) and write .tmp/lab/state.json

@@ -29,6 +29,7 @@ BIND 9.18, PowerDNS 4.7):
 
 from __future__ import annotations
 
+import atexit
 import base64
 import ctypes
 import fcntl
@@ -330,7 +331,12 @@ def translate_wrapper(wrapper):
                 j += 1
             if j >= len(wrapper):
                 raise LabError('faketime wrapper without a time spec: %r' % wrapper)
-            return wrapper[:i] + clock_offset_wrapper(wrapper[j]) + translate_wrapper(wrapper[j + 1:])
+            try:
+                shifted = clock_offset_wrapper(wrapper[j])
+            except ValueError:
+                raise LabError('only faketime offsets ("+600s", "-2d", "@YYYY-MM-DD hh:mm:ss") can be '
+                               'translated for jemalloc-linked programs, not %r' % wrapper[j])
+            return wrapper[:i] + shifted + translate_wrapper(wrapper[j + 1:])
     return wrapper
 
 
@@ -839,14 +845,21 @@ class BindServer(_Server):
         self.set_zone_text(zone, text)
         return zone
 
-    def add_secondary(self, zone, primaries, key=None, allow_transfer=('none',), extra=(), wait=True):
-        """A secondary zone; ``primaries`` a list of (address, port[, key]); ``key`` the default key."""
+    def add_secondary(self, zone, primaries, key=None, allow_transfer=('none',), extra=(), wait=True,
+                      also_notify=(), notify=None):
+        """A secondary zone; ``primaries`` a list of (address, port[, key]); ``key`` the default key.
+
+        Secondaries send no NOTIFY unless ``also_notify`` is given (then ``notify explicit``)
+        or ``notify`` is set.
+        """
         zone = _absolute(zone)
         if key is not None and isinstance(key, TsigKey) and key.name not in self.keys:
             self.add_key(key)
+        if notify is None and also_notify:
+            notify = 'explicit'
         self.zones[zone] = dict(type='secondary', file='secondary/' + _zone_filename(zone),
                                 primaries=list(primaries), key=key, allow_transfer=list(allow_transfer),
-                                extra=list(extra), wait=wait)
+                                extra=list(extra), wait=wait, also_notify=list(also_notify), notify=notify)
         return zone
 
     def set_zone_text(self, zone, text):
@@ -904,11 +917,11 @@ class BindServer(_Server):
         for zone, info in self.zones.items():
             body = ['type %s;' % info['type'], 'file "%s";' % info['file'],
                     'allow-transfer %s;' % _acl(info['allow_transfer'])]
-            if info['type'] == 'primary':
+            if info['notify']:
                 body.append('notify %s;' % info['notify'])
-                if info['also_notify']:
-                    body.append('also-notify { %s };' % ' '.join(_bind_remote(r) for r in info['also_notify']))
-            else:
+            if info['also_notify']:
+                body.append('also-notify { %s };' % ' '.join(_bind_remote(r) for r in info['also_notify']))
+            if info['type'] == 'secondary':
                 body.append('primaries { %s };' % ' '.join(_bind_remote(r, info['key'])
                                                            for r in info['primaries']))
             body.extend(e if e.rstrip().endswith(';') else e + ';' for e in info['extra'])
@@ -1001,6 +1014,7 @@ def _create_pdns_db(path):
         conn.commit()
         conn.close()
         _schema_cache['template'] = template
+        atexit.register(lambda: os.path.exists(template) and os.unlink(template))
     shutil.copyfile(_schema_cache['template'], path)
 
 
@@ -1103,6 +1117,12 @@ class PdnsServer(_Server):
         self.set_zone_text(zone, text)
         self.pdnsutil('load-zone', zone, self.zone_file(zone))
         self.pdnsutil('set-kind', zone, 'primary')
+        self._set_acl_meta(zone, allow_axfr_ips, tsig_allow_axfr, also_notify)
+        if self.running:
+            self.control('notify', zone, check=False)
+        return zone
+
+    def _set_acl_meta(self, zone, allow_axfr_ips, tsig_allow_axfr, also_notify):
         names = [k.name if isinstance(k, TsigKey) else k for k in tsig_allow_axfr]
         for k in tsig_allow_axfr:
             if isinstance(k, TsigKey) and k.name not in self.keys:
@@ -1113,12 +1133,14 @@ class PdnsServer(_Server):
             self.pdnsutil('set-meta', zone, 'ALLOW-AXFR-FROM', *allow_axfr_ips)
         if also_notify:
             self.pdnsutil('set-meta', zone, 'ALSO-NOTIFY', *[_pdns_remote(r) for r in also_notify])
-        if self.running:
-            self.control('notify', zone, check=False)
-        return zone
 
-    def add_secondary(self, zone, primaries, key=None, wait=True):
-        """create-secondary-zone + AXFR-MASTER-TSIG; ``primaries`` (addr, port) tuples."""
+    def add_secondary(self, zone, primaries, key=None, wait=True, allow_axfr_ips=(), tsig_allow_axfr=(),
+                      also_notify=()):
+        """create-secondary-zone + AXFR-MASTER-TSIG; ``primaries`` (addr, port) tuples.
+
+        For a chain, ``tsig_allow_axfr``/``allow_axfr_ips`` let others transfer from this
+        secondary and ``also_notify`` makes it re-notify (SLAVE-RENOTIFY=1 + ALSO-NOTIFY).
+        """
         zone = _absolute(zone)
         self.zones[zone] = dict(type='secondary', wait=wait, primaries=list(primaries))
         self.pdnsutil('create-secondary-zone', zone, *[_pdns_remote(p) for p in primaries])
@@ -1126,6 +1148,9 @@ class PdnsServer(_Server):
             if isinstance(key, TsigKey) and key.name not in self.keys:
                 self.add_key(key)
             self.pdnsutil('set-meta', zone, 'AXFR-MASTER-TSIG', key.name if isinstance(key, TsigKey) else key)
+        self._set_acl_meta(zone, allow_axfr_ips, tsig_allow_axfr, also_notify)
+        if also_notify:
+            self.pdnsutil('set-meta', zone, 'SLAVE-RENOTIFY', '1')
         if self.running:
             self.control('retrieve', zone, check=False)
         return zone
