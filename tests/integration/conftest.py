@@ -44,6 +44,7 @@ def dnslab_session():
     if missing:
         pytest.fail('integration lab prerequisites missing (install them; these tests never skip): %s'
                     % ', '.join(missing), pytrace=False)
+    dnslab.cleanup_stale_namespaces()
     yield
     dnslab.release_addresses()
 

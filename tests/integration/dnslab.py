@@ -475,6 +475,28 @@ def nft_drop(proto='tcp', dport=53, daddr=None, hook='input', action='drop'):
             '    %s %s\n  }\n}\n' % (hook, hook, match, action))
 
 
+def cleanup_stale_namespaces():
+    """Delete empty ``dnslab-<pid>-<n>`` namespaces left by lab processes that died.
+
+    Namespaces that still hold processes are left alone (they are not ours to kill).
+    Returns the names deleted.
+    """
+    import re
+    proc = subprocess.run([IP, 'netns', 'list'], capture_output=True, text=True, check=False)
+    deleted = []
+    for line in proc.stdout.splitlines():
+        match = re.match(r'^(dnslab-(\d+)-\d+)\b', line.strip())
+        if not match or os.path.exists('/proc/%s' % match.group(2)):
+            continue
+        name = match.group(1)
+        pids = subprocess.run([IP, 'netns', 'pids', name], capture_output=True, text=True, check=False)
+        if pids.stdout.strip():
+            continue
+        subprocess.run([IP, 'netns', 'del', name], capture_output=True, check=False)
+        deleted.append(name)
+    return deleted
+
+
 class NetNS(object):
     """A network namespace with ``lo`` up; deleted (processes killed) on close."""
 
@@ -692,8 +714,10 @@ class _Server(object):
 
     def _answers(self, zone):
         resp = self._probe(_absolute(zone))
-        return (resp is not None and resp.rcode() == dns.rcode.NOERROR and bool(resp.flags & dns.flags.AA)
-                and any(r.rdtype == dns.rdatatype.SOA for r in resp.answer))
+        if resp is None or resp.rcode() != dns.rcode.NOERROR or not resp.flags & dns.flags.AA:
+            return False
+        # A truncated (TC) authoritative NOERROR also means the zone is loaded.
+        return bool(resp.flags & dns.flags.TC) or any(r.rdtype == dns.rdatatype.SOA for r in resp.answer)
 
     def _responds(self):
         return self._probe('.') is not None

@@ -151,6 +151,24 @@ def test_pdns_primary_to_pdns_secondary_with_tsig(pdns, tsig_key):
     assert secondary.soa_serial(ZONE) == 7
 
 
+def test_chain_bind_to_pdns_to_bind_follows_notify(bind, pdns, tsig_key):
+    """primary (BIND) -> middle (PowerDNS, re-notifies) -> tier 2 (BIND), all with TSIG."""
+    key = tsig_key('k1')
+    primary, middle, tier2 = bind(), pdns(), bind()
+    primary.add_primary(ZONE, zone_text(1), allow_transfer=['key "k1"'], also_notify=[(middle.address, 53)])
+    primary.add_key(key)
+    middle.add_secondary(ZONE, [(primary.address, 53)], key=key, tsig_allow_axfr=[key],
+                         also_notify=[(tier2.address, 53)])
+    tier2.add_secondary(ZONE, [(middle.address, 53)], key=key)
+    for server in (primary, middle, tier2):
+        server.start()
+    assert tier2.soa_serial(ZONE) == 1
+    primary.set_zone_text(ZONE, zone_text(2))
+    primary.reload(ZONE)
+    tier2.wait_serial(ZONE, 2, timeout=15)
+    assert 'received notify for zone' in tier2.log()
+
+
 # --------------------------------------------------------------------------
 # Access control
 # --------------------------------------------------------------------------
