@@ -24,7 +24,7 @@ import time
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, format_server
 from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import explain
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import serial_compare, serial_distance
-from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SoaEngine
+from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SoaEngine, tsig_error_text
 
 try:
     import dns.exception
@@ -357,7 +357,7 @@ def _read_stream(sock, query, zone, key, client_serial, is_ixfr, result, digest)
                 if status.startswith('tsig_') or status != 'malformed':
                     raise TransferFailed(status, detail, **extra)
             raise TransferFailed('tsig_bad_signature', 'message %d of the transfer fails TSIG verification: %s'
-                                 % (result['messages'], _local_tsig_text(exc)))
+                                 % (result['messages'], tsig_error_text(exc)))
         except dns.exception.DNSException as exc:
             raise TransferFailed('malformed', 'message %d cannot be parsed: %s' % (result['messages'], exc))
         if message.id != query.id:
@@ -454,18 +454,6 @@ def _read_stream(sock, query, zone, key, client_serial, is_ixfr, result, digest)
                 raise TransferFailed('tsig_unsigned_response', 'the last message of the transfer is not signed '
                                      '(RFC 8945 5.3.1)')
             return
-
-
-def _local_tsig_text(exc):
-    if isinstance(exc, dns.tsig.BadTime):
-        return 'its time is outside the fudge'
-    if isinstance(exc, (dns.tsig.BadKey, dns.message.UnknownTSIGKey)):
-        return 'signed with another key name'
-    if isinstance(exc, dns.tsig.BadAlgorithm):
-        return 'signed with another algorithm'
-    if isinstance(exc, dns.tsig.BadSignature):
-        return 'the MAC does not match: the secrets differ'
-    return str(exc) or exc.__class__.__name__
 
 
 def compare_records(primary, secondary, limit=100):
