@@ -10,6 +10,7 @@ packages=(
     bind9 bind9-utils bind9-dnsutils  # named, named-checkconf, tsig-keygen, rndc, dig
     pdns-server pdns-backend-sqlite3  # PowerDNS Authoritative
     faketime                          # clock skew (TSIG BADTIME)
+    gcc libc6-dev                     # the wall-clock shift preload for named (tests/integration/dnslab.py)
     nftables iproute2                 # packet filtering; ip, ss
     sqlite3 git                       # pdns databases; sanity copy (tests/sanity/run.sh)
     python3 python3-venv              # make venv
