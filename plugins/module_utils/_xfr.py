@@ -263,10 +263,15 @@ def _finish(result, start):
     return result
 
 
+def _udp_probe(zone, address, port, key, source, timeout, retries=1):
+    """One SOA query over UDP from the same source: what the server says outside the transfer."""
+    engine = SoaEngine(key=key, transport='udp', timeout=min(timeout, 2.0), retries=retries, source=source)
+    return engine.run([(zone, address, port)])[0]
+
+
 def _silent_after_connect(result, zone, address, port, source, timeout):
     """TCP connected but nothing came back: a stalled DNS server, or no DNS server at all?"""
-    probe = SoaEngine(key=None, transport='udp', timeout=min(timeout, 2.0), retries=0,
-                      source=source).run([(zone, address, port)])[0]
+    probe = _udp_probe(zone, address, port, None, source, timeout, retries=0)
     server = format_server(address, port)
     if probe['status'] in ('timeout', 'unreachable'):
         result.update(status='timeout', detail='%s accepts TCP connections but sent nothing within %.1f s, and gives '
@@ -288,8 +293,7 @@ def _notauth_or_refused(result, zone, address, port, key, source, timeout):
     authoritative answer to an unsigned query means the zone is served.
     """
     if key is not None:
-        signed = SoaEngine(key=key, transport='udp', timeout=min(timeout, 2.0), retries=1,
-                           source=source).run([(zone, address, port)])[0]
+        signed = _udp_probe(zone, address, port, key, source, timeout, retries=1)
         if signed['status'] == 'answered':
             result.update(status='refused', detail='the server answered NOTAUTH to the transfer, yet it accepts the '
                           'key for a signed SOA query (serial %d): the key works, but this key and source address are '
@@ -300,8 +304,7 @@ def _notauth_or_refused(result, zone, address, port, key, source, timeout):
                           'unsigned NOTAUTH that names no TSIG error (PowerDNS does this when the key name, the '
                           'algorithm, the secret or the clock is wrong)')
             return
-    probe = SoaEngine(key=None, transport='udp', timeout=min(timeout, 2.0), retries=1,
-                      source=source).run([(zone, address, port)])[0]
+    probe = _udp_probe(zone, address, port, None, source, timeout, retries=1)
     if probe['status'] == 'answered':
         result.update(status='refused', detail='the server answered NOTAUTH to the transfer although it serves '
                       'the zone (serial %d): it does not allow this client to transfer (PowerDNS answers an '
@@ -310,8 +313,7 @@ def _notauth_or_refused(result, zone, address, port, key, source, timeout):
 
 def _tcp_failed(result, how, zone, address, port, key, source, timeout, start):
     """TCP did not connect: does UDP answer? That separates a blocked TCP 53 from a dead server."""
-    engine = SoaEngine(key=None, transport='udp', timeout=min(timeout, 2.0), retries=1, source=source)
-    probe = engine.run([(zone, address, port)])[0]
+    probe = _udp_probe(zone, address, port, None, source, timeout)
     server = format_server(address, port)
     udp_answers = probe['status'] not in ('timeout', 'unreachable')
     if udp_answers:
