@@ -45,19 +45,18 @@ def ansible_env(extra=None):
     return env
 
 
+def _mode_flags(check, diff, verbosity):
+    """--check, --diff and -v... as asked."""
+    return (['--check'] if check else []) + (['--diff'] if diff else []) + (['-' + 'v' * verbosity] if verbosity else [])
+
+
 def run_adhoc(module, args, check=False, diff=False, verbosity=0, env=None, timeout=300):
     """Run ``ansible localhost -m dnsops.zonesync.<module>`` and parse its JSON result.
 
     ``args`` is a dict, passed as JSON so that secrets and lists survive quoting.
     """
     cmd = [os.path.join(BIN, 'ansible'), 'localhost', '-c', 'local', '-i', 'localhost,',
-           '-m', 'dnsops.zonesync.%s' % module, '-a', json.dumps(args)]
-    if check:
-        cmd.append('--check')
-    if diff:
-        cmd.append('--diff')
-    if verbosity:
-        cmd.append('-' + 'v' * verbosity)
+           '-m', 'dnsops.zonesync.%s' % module, '-a', json.dumps(args)] + _mode_flags(check, diff, verbosity)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
                           env=ansible_env(dict(env or {}, ANSIBLE_STDOUT_CALLBACK='minimal',
                                                ANSIBLE_LOAD_CALLBACK_PLUGINS='1')))
@@ -83,12 +82,7 @@ def run_playbook(playbook_text, check=False, diff=False, verbosity=0, env=None, 
         path = handle.name
     try:
         cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', path]
-        if check:
-            cmd.append('--check')
-        if diff:
-            cmd.append('--diff')
-        if verbosity:
-            cmd.append('-' + 'v' * verbosity)
+        cmd += _mode_flags(check, diff, verbosity)
         if extra_vars:
             cmd.extend(['-e', json.dumps(extra_vars)])
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=ansible_env(env))
