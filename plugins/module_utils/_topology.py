@@ -1,0 +1,393 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dnsops.zonesync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note: this module_util is private to dnsops.zonesync and may change without notice.
+
+"""The fleet topology: validate the inventory's description once, derive each host's view.
+
+The operator describes the DNS once, in inventory:
+
+* ``zonesync_keys``: the TSIG keys (name, algorithm, secret);
+* ``zonesync_zones``: every zone with its primary host, its secondaries (each may
+  pull from another secondary: multi-tier), its key, extra notify targets,
+  and its content (records, or a zone file);
+* per host, ``zonesync_server`` (``bind`` or ``powerdns``) and optionally
+  ``zonesync_listen`` and ``zonesync_transfer_source``.
+
+:func:`host_plan` checks the whole description (so that every host fails the
+same way before anything changes) and returns what one host must configure.
+:func:`fleet_plan` returns the (zone, server) pairs the convergence check needs.
+Errors name the variable, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
+
+try:
+    import dns.exception
+    import dns.name
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.tokenizer
+    HAS_DNSPYTHON = True
+except ImportError:
+    HAS_DNSPYTHON = False
+
+try:
+    import netaddr
+    HAS_NETADDR = True
+except ImportError:
+    HAS_NETADDR = False
+
+SERVER_TYPES = ('bind', 'powerdns')
+ALGORITHMS = ('hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512', 'hmac-sha1')
+SOA_DEFAULTS = {'refresh': 3600, 'retry': 600, 'expire': 1209600, 'minimum': 300}
+# Record types a zone description may not carry itself: the SOA is generated,
+# DNSSEC records are the signer's business, and meta-types are not data.
+FORBIDDEN_TYPES = ('SOA', 'ANY', 'AXFR', 'IXFR', 'OPT', 'TSIG', 'TKEY', 'RRSIG', 'NSEC', 'NSEC3')
+_KEYNAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$')
+
+
+def _fail(text):
+    raise ZonesyncError(text)
+
+
+def _name(value, where):
+    if not isinstance(value, str) or not value.strip():
+        _fail('%s: %r is not a DNS name. Write it like "example.com".' % (where, value))
+    try:
+        name = dns.name.from_text(value.strip())
+    except dns.exception.DNSException as exc:
+        _fail('%s: %r is not a valid DNS name (%s).' % (where, value, exc))
+    if name == dns.name.root:
+        _fail('%s: the root zone "." is not supported here.' % where)
+    return name.to_text(omit_final_dot=True).lower()
+
+
+def check_address(value, where):
+    """A single IP address, canonical text."""
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        return str(netaddr.IPAddress(value.strip(), flags=netaddr.INET_PTON if hasattr(netaddr, 'INET_PTON') else 0))
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        _fail('%s: %r is not a valid IP address. Use a literal IPv4 or IPv6 address such as "192.0.2.53".' % (where, value))
+
+
+def check_acl_entry(value, where):
+    """An IP address or a CIDR network (host bits must be zero), or the keywords any/none."""
+    if isinstance(value, str) and value.strip().lower() in ('any', 'none'):
+        return value.strip().lower()
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        text = value.strip()
+        if '/' not in text:
+            return str(netaddr.IPAddress(text, flags=netaddr.INET_PTON if hasattr(netaddr, 'INET_PTON') else 0))
+        address, prefix = text.split('/', 1)
+        netaddr.IPAddress(address, flags=netaddr.INET_PTON if hasattr(netaddr, 'INET_PTON') else 0)
+        net = netaddr.IPNetwork(text)
+        if not prefix.isdigit() or int(prefix) > (32 if net.version == 4 else 128):
+            raise ValueError(prefix)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        _fail('%s: %r is not a valid IP address or CIDR network (e.g. "192.0.2.0/24"), nor "any" or "none".' % (where, value))
+    if net.network != net.ip:
+        _fail('%s: %r has host bits set; did you mean %s?' % (where, value, net.cidr))
+    return str(net.cidr)
+
+
+def _as_list(value, where):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    _fail('%s must be a list, not %s.' % (where, type(value).__name__))
+
+
+def _check_keys(keys):
+    if keys is None:
+        keys = []
+    if isinstance(keys, dict):
+        keys = [dict(v or {}, name=v.get('name', k) if isinstance(v, dict) else k) for k, v in keys.items()]
+    result = {}
+    for index, key in enumerate(_as_list(keys, 'zonesync_keys')):
+        where = 'zonesync_keys[%d]' % index
+        if not isinstance(key, dict):
+            _fail('%s must be a dictionary with name, algorithm and secret.' % where)
+        name = key.get('name')
+        if not isinstance(name, str) or not _KEYNAME_RE.match(name.rstrip('.')):
+            _fail('%s.name: %r is not a valid key name (letters, digits, ".", "-" and "_").' % (where, name))
+        name = name.rstrip('.').lower()
+        algorithm = str(key.get('algorithm') or 'hmac-sha256').lower()
+        if algorithm == 'hmac-md5' or algorithm.startswith('hmac-md5.'):
+            _fail('%s.algorithm: hmac-md5 must not be used (RFC 8945). Use hmac-sha256.' % where)
+        if algorithm not in ALGORITHMS:
+            _fail('%s.algorithm: %r is not supported; use one of %s.' % (where, algorithm, ', '.join(ALGORITHMS)))
+        if name in result:
+            _fail('%s: key %r is defined twice.' % (where, name))
+        result[name] = {'name': name, 'algorithm': algorithm, 'secret': key.get('secret')}
+    return result
+
+
+def _check_record(record, zone, where):
+    if not isinstance(record, dict):
+        _fail('%s must be a dictionary with name, type and value.' % where)
+    rtype = record.get('type')
+    if not isinstance(rtype, str) or not rtype.strip():
+        _fail('%s.type is missing.' % where)
+    rtype = rtype.strip().upper()
+    try:
+        rdtype = dns.rdatatype.from_text(rtype)
+    except dns.exception.DNSException:
+        _fail('%s.type: %r is not a DNS record type. Use a type such as A, AAAA, CNAME, MX, NS, TXT, SRV or CAA.' % (where, rtype))
+    if dns.rdatatype.to_text(rdtype).startswith('TYPE') and not rtype.startswith('TYPE'):
+        _fail('%s.type: %r is not a DNS record type.' % (where, rtype))
+    if rtype in FORBIDDEN_TYPES or dns.rdatatype.is_metatype(rdtype):
+        _fail('%s.type: %s records cannot be listed in a zone description (the SOA is generated from `soa`; '
+              'DNSSEC records come from the signer).' % (where, rtype))
+    name = record.get('name', '@')
+    if name is None or (isinstance(name, str) and name.strip() in ('', '@')):
+        owner = dns.name.from_text(zone)
+        name = '@'
+    else:
+        try:
+            owner = dns.name.from_text(str(name), origin=dns.name.from_text(zone))
+        except dns.exception.DNSException as exc:
+            _fail('%s.name: %r is not a valid owner name (%s).' % (where, name, exc))
+        if not owner.is_subdomain(dns.name.from_text(zone)):
+            _fail('%s.name: %r is outside the zone %s.' % (where, name, zone))
+    values = record.get('value', record.get('values'))
+    if isinstance(values, (list, tuple)):
+        values = list(values)
+    elif values is None:
+        _fail('%s.value is missing.' % where)
+    else:
+        values = [values]
+    if not values:
+        _fail('%s.value is empty.' % where)
+    texts = []
+    for value in values:
+        text = str(value)
+        try:
+            dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, origin=dns.name.from_text(zone))
+        except (dns.exception.DNSException, ValueError) as exc:
+            _fail('%s.value: %r is not valid %s data (%s).' % (where, text, rtype, exc))
+        texts.append(text)
+    ttl = record.get('ttl')
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 2147483647:
+            _fail('%s.ttl: %r is not a TTL (0-2147483647 seconds).' % (where, ttl))
+    return {'name': name if name == '@' else str(name), 'type': rtype, 'values': texts, 'ttl': ttl,
+            'owner': owner.to_text()}
+
+
+def _host_facts(host, hostvars, where):
+    """Server type and addresses of one inventory host."""
+    if host not in hostvars:
+        _fail('%s: host %r is not in the inventory. Add it, or correct the name (inventory hostnames: %s).'
+              % (where, host, ', '.join(sorted(hostvars)[:20])))
+    hv = hostvars[host] or {}
+    server = hv.get('zonesync_server')
+    if server is None:
+        _fail('zonesync_server is not set for host %r (used by %s). Set it to "bind" or "powerdns" in its host or group vars.'
+              % (host, where))
+    if server not in SERVER_TYPES:
+        _fail('zonesync_server on host %r is %r; it must be "bind" or "powerdns".' % (host, server))
+    listen = [check_address(a, 'zonesync_listen on host %r' % host) for a in _as_list(hv.get('zonesync_listen'), 'zonesync_listen on host %r' % host)]
+    source = hv.get('zonesync_transfer_source')
+    if source is not None:
+        source = check_address(source, 'zonesync_transfer_source on host %r' % host)
+    fallback = None
+    ansible_host = hv.get('ansible_host')
+    if isinstance(ansible_host, str):
+        try:
+            fallback = str(netaddr.IPAddress(ansible_host))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            fallback = None
+    if fallback is None:
+        default = hv.get('ansible_default_ipv4') or {}
+        fallback = default.get('address') if isinstance(default, dict) else None
+    address = listen[0] if listen else (source or fallback)
+    if address is None:
+        _fail('Cannot tell which address host %r serves DNS on (used by %s). Set zonesync_listen (a list of IP addresses) '
+              'for it, or gather its facts so that ansible_default_ipv4 is known.' % (host, where))
+    return {'host': host, 'server': server, 'listen': listen or [address], 'address': address,
+            'transfer_source': source or address}
+
+
+def check_topology(zones, keys, hostvars):
+    """Validate the whole description; return (zones, keys, hosts) normalised."""
+    if not HAS_DNSPYTHON or not HAS_NETADDR:
+        _fail('The topology check needs dnspython and netaddr on the controller: pip install -r requirements.txt')
+    keys = _check_keys(keys)
+    hosts = {}
+    result = []
+    seen = {}
+    for index, zone in enumerate(_as_list(zones, 'zonesync_zones')):
+        where = 'zonesync_zones[%d]' % index
+        if not isinstance(zone, dict):
+            _fail('%s must be a dictionary (name, primary, secondaries, ...).' % where)
+        name = _name(zone.get('name'), where + '.name')
+        where = '%s (%s)' % (where, name)
+        if name in seen:
+            _fail('%s: zone %s is listed twice (also zonesync_zones[%d]).' % (where, name, seen[name]))
+        seen[name] = index
+        primary = zone.get('primary')
+        if not primary:
+            _fail('%s has no primary. Set `primary` to the inventory hostname of the server that holds the master copy.' % where)
+        if primary not in hosts:
+            hosts[primary] = _host_facts(primary, hostvars, where + '.primary')
+        zone_key = zone.get('key')
+        if zone_key is not None:
+            zone_key = str(zone_key).rstrip('.').lower()
+            if zone_key not in keys:
+                _fail('%s.key: key %r is used but not defined in zonesync_keys (defined: %s).'
+                      % (where, zone.get('key'), ', '.join(sorted(keys)) or 'none'))
+        secondaries = []
+        members = {primary: None}
+        for sindex, entry in enumerate(_as_list(zone.get('secondaries'), where + '.secondaries')):
+            swhere = '%s.secondaries[%d]' % (where, sindex)
+            if isinstance(entry, str):
+                entry = {'host': entry}
+            if not isinstance(entry, dict) or not entry.get('host'):
+                _fail('%s must be a host name or a dictionary with `host` (and optionally `upstream`, `key`).' % swhere)
+            host = entry['host']
+            if host in members:
+                _fail('%s: host %r appears twice in zone %s (as primary or secondary).' % (swhere, host, name))
+            if host not in hosts:
+                hosts[host] = _host_facts(host, hostvars, swhere)
+            key = entry.get('key', zone_key)
+            if key is not None:
+                key = str(key).rstrip('.').lower()
+                if key not in keys:
+                    _fail('%s.key: key %r is used but not defined in zonesync_keys (defined: %s).'
+                          % (swhere, entry.get('key'), ', '.join(sorted(keys)) or 'none'))
+            members[host] = sindex
+            secondaries.append({'host': host, 'upstream': entry.get('upstream') or primary, 'key': key, 'where': swhere})
+        for sec in secondaries:
+            if sec['upstream'] not in members:
+                _fail('%s.upstream: %r is neither the primary nor a secondary of zone %s.' % (sec['where'], sec['upstream'], name))
+            # Walk up the chain: it must reach the primary without a loop.
+            seen_chain = [sec['host']]
+            up = sec['upstream']
+            while up != primary:
+                if up in seen_chain:
+                    _fail('%s.upstream: the transfer chain of zone %s loops (%s).' % (sec['where'], name, ' -> '.join(seen_chain + [up])))
+                seen_chain.append(up)
+                up = [s for s in secondaries if s['host'] == up][0]['upstream']
+        records = []
+        if zone.get('records') is not None and zone.get('file') is not None:
+            _fail('%s: set either `records` or `file`, not both.' % where)
+        for rindex, record in enumerate(_as_list(zone.get('records'), where + '.records')):
+            records.append(_check_record(record, name, '%s.records[%d]' % (where, rindex)))
+        ns = [_name(n, '%s.ns[%d]' % (where, i)) for i, n in enumerate(_as_list(zone.get('ns'), where + '.ns'))]
+        soa = dict(SOA_DEFAULTS)
+        user_soa = zone.get('soa') or {}
+        if not isinstance(user_soa, dict):
+            _fail('%s.soa must be a dictionary (mname, rname, refresh, retry, expire, minimum).' % where)
+        for field in ('refresh', 'retry', 'expire', 'minimum'):
+            if user_soa.get(field) is not None:
+                value = user_soa[field]
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2147483647:
+                    _fail('%s.soa.%s: %r is not a number of seconds.' % (where, field, value))
+                soa[field] = value
+        if soa['expire'] <= soa['refresh']:
+            _fail('%s.soa: expire (%d) must be larger than refresh (%d), or secondaries expire the zone between refreshes.'
+                  % (where, soa['expire'], soa['refresh']))
+        soa['mname'] = _name(user_soa.get('mname') or (ns[0] if ns else 'ns1.' + name), where + '.soa.mname')
+        soa['rname'] = _name(user_soa.get('rname') or 'hostmaster.' + name, where + '.soa.rname')
+        ttl = zone.get('ttl', 3600)
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 2147483647:
+            _fail('%s.ttl: %r is not a TTL in seconds.' % (where, ttl))
+        notify = [check_address(a, '%s.notify[%d]' % (where, i)) for i, a in enumerate(_as_list(zone.get('notify'), where + '.notify'))]
+        allow_query = [check_acl_entry(a, '%s.allow_query[%d]' % (where, i))
+                       for i, a in enumerate(_as_list(zone.get('allow_query', ['any']), where + '.allow_query'))]
+        if zone.get('file') is None and not records and not ns:
+            _fail('%s has neither `records` nor `file` nor `ns`: a zone needs at least its NS records.' % where)
+        result.append({
+            'name': name, 'primary': primary, 'secondaries': secondaries, 'key': zone_key,
+            'records': records, 'file': zone.get('file'), 'ns': ns, 'soa': soa, 'ttl': ttl,
+            'notify': notify, 'allow_query': allow_query,
+        })
+    return result, keys, hosts
+
+
+def _peer(hosts, host, key):
+    facts = hosts[host]
+    return {'host': host, 'address': facts['address'], 'transfer_source': facts['transfer_source'],
+            'server': facts['server'], 'key': key}
+
+
+def host_plan(zones, keys, hostvars, host):
+    """What ``host`` must serve: its zones as primary or secondary, their peers, and the keys it needs.
+
+    Each zone entry carries ``role`` (primary or secondary), ``upstream`` (for a
+    secondary: the host, address and key it pulls from) and ``downstreams``
+    (the hosts that pull from this one: allow-transfer and also-notify).
+    """
+    zones, keys, hosts = check_topology(zones, keys, hostvars)
+    if host not in hostvars:
+        _fail('host %r is not in the inventory.' % host)
+    own = hosts.get(host)
+    if own is None:
+        hv = hostvars[host] or {}
+        if hv.get('zonesync_server') is not None and hv.get('zonesync_server') not in SERVER_TYPES:
+            _fail('zonesync_server on host %r is %r; it must be "bind" or "powerdns".' % (host, hv.get('zonesync_server')))
+    plan_zones = []
+    needed_keys = set()
+    for zone in zones:
+        downstreams = [_peer(hosts, s['host'], s['key']) for s in zone['secondaries'] if s['upstream'] == host]
+        for d in downstreams:
+            if d['key']:
+                needed_keys.add(d['key'])
+        entry = None
+        if zone['primary'] == host:
+            entry = dict(zone, role='primary', upstream=None)
+        else:
+            for sec in zone['secondaries']:
+                if sec['host'] == host:
+                    entry = dict(zone, role='secondary', upstream=_peer(hosts, sec['upstream'], sec['key']))
+                    if sec['key']:
+                        needed_keys.add(sec['key'])
+        if entry is None:
+            continue
+        entry['downstreams'] = downstreams
+        entry['also_notify'] = sorted(set([d['address'] for d in downstreams] + zone['notify']))
+        entry['secondaries'] = [s['host'] for s in zone['secondaries']]
+        plan_zones.append(entry)
+    return {
+        'host': host,
+        'server': own['server'] if own else (hostvars[host] or {}).get('zonesync_server'),
+        'listen': own['listen'] if own else None,
+        'address': own['address'] if own else None,
+        'transfer_source': own['transfer_source'] if own else None,
+        'zones': plan_zones,
+        'keys': [keys[k] for k in sorted(needed_keys)],
+        'is_primary': any(z['role'] == 'primary' for z in plan_zones),
+        'is_secondary': any(z['role'] == 'secondary' for z in plan_zones),
+        'serves_transfers': any(z['downstreams'] for z in plan_zones),
+    }
+
+
+def fleet_plan(zones, keys, hostvars):
+    """Every (zone, server) pair of the fleet, for the convergence check and the reports."""
+    zones, keys, hosts = check_topology(zones, keys, hostvars)
+    result = []
+    for zone in zones:
+        servers = [_peer(hosts, zone['primary'], None)]
+        servers[0]['role'] = 'primary'
+        servers[0]['upstream'] = None
+        for sec in zone['secondaries']:
+            peer = _peer(hosts, sec['host'], sec['key'])
+            peer['role'] = 'secondary'
+            peer['upstream'] = sec['upstream']
+            peer['upstream_address'] = hosts[sec['upstream']]['address']
+            servers.append(peer)
+        result.append({'zone': zone['name'], 'primary': zone['primary'], 'key': zone['key'], 'servers': servers})
+    return result

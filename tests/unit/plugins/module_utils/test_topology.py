@@ -1,0 +1,90 @@
+import pytest
+
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
+from ansible_collections.dnsops.zonesync.plugins.module_utils._topology import fleet_plan, host_plan
+
+KEYS = [{'name': 'xfr', 'algorithm': 'hmac-sha256', 'secret': 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI='}]
+HOSTS = {
+    'hidden': {'zonesync_server': 'bind', 'zonesync_listen': ['10.0.0.1']},
+    'ns1': {'zonesync_server': 'bind', 'ansible_host': '10.0.0.2'},
+    'ns2': {'zonesync_server': 'powerdns', 'ansible_default_ipv4': {'address': '10.0.0.3'}},
+    'tier2': {'zonesync_server': 'bind', 'zonesync_listen': ['10.0.0.4'], 'zonesync_transfer_source': '10.0.1.4'},
+    'web': {},
+}
+
+
+def zones(**over):
+    zone = {'name': 'Example.TEST.', 'primary': 'hidden', 'key': 'xfr',
+            'secondaries': ['ns1', 'ns2', {'host': 'tier2', 'upstream': 'ns1'}],
+            'ns': ['ns1.example.test', 'ns2.example.test'],
+            'records': [{'name': 'www', 'type': 'A', 'value': '192.0.2.10'}]}
+    zone.update(over)
+    return [zone]
+
+
+def test_primary_view():
+    plan = host_plan(zones(), KEYS, HOSTS, 'hidden')
+    assert plan['server'] == 'bind' and plan['address'] == '10.0.0.1' and plan['is_primary']
+    (zone,) = plan['zones']
+    assert zone['name'] == 'example.test' and zone['role'] == 'primary'
+    assert [(d['host'], d['address'], d['key']) for d in zone['downstreams']] == [('ns1', '10.0.0.2', 'xfr'), ('ns2', '10.0.0.3', 'xfr')]
+    assert zone['also_notify'] == ['10.0.0.2', '10.0.0.3']
+    assert zone['soa']['mname'] == 'ns1.example.test'
+    assert [k['name'] for k in plan['keys']] == ['xfr']
+
+
+def test_middle_tier_is_secondary_and_serves_tier2():
+    plan = host_plan(zones(), KEYS, HOSTS, 'ns1')
+    (zone,) = plan['zones']
+    assert zone['role'] == 'secondary'
+    assert zone['upstream']['host'] == 'hidden' and zone['upstream']['address'] == '10.0.0.1'
+    # tier2 transfers from its transfer_source, which is what ns1 must allow
+    assert [(d['host'], d['transfer_source']) for d in zone['downstreams']] == [('tier2', '10.0.1.4')]
+    assert plan['serves_transfers']
+
+
+def test_uninvolved_host_gets_empty_plan():
+    plan = host_plan(zones(), KEYS, HOSTS, 'web')
+    assert plan['zones'] == [] and plan['keys'] == []
+
+
+def test_fleet_plan_lists_every_server():
+    (zone,) = fleet_plan(zones(), KEYS, HOSTS)
+    assert [(s['host'], s['role'], s['upstream']) for s in zone['servers']] == [
+        ('hidden', 'primary', None), ('ns1', 'secondary', 'hidden'), ('ns2', 'secondary', 'hidden'), ('tier2', 'secondary', 'ns1')]
+
+
+@pytest.mark.parametrize('change, hosts, message', [
+    ({'primary': None}, None, r'zonesync_zones\[0\] \(example.test\) has no primary'),
+    ({'secondaries': ['ns9']}, None, r"secondaries\[0\]: host 'ns9' is not in the inventory"),
+    ({'key': 'nokey'}, None, r"\.key: key 'nokey' is used but not defined in zonesync_keys"),
+    ({'records': [{'name': 'www', 'type': 'AAA', 'value': '1'}]}, None, r"records\[0\]\.type: 'AAA' is not a DNS record type"),
+    ({'records': [{'name': 'www', 'type': 'A', 'value': '300.1.1.1'}]}, None, r"records\[0\]\.value: '300.1.1.1' is not valid A data"),
+    ({'records': [{'name': '@', 'type': 'SOA', 'value': 'x'}]}, None, r'SOA records cannot be listed'),
+    ({'allow_query': ['10.0.0.0/33']}, None, r"allow_query\[0\]: '10.0.0.0/33' is not a valid IP address or CIDR"),
+    ({'allow_query': ['10.0.0.1/24']}, None, r'has host bits set; did you mean 10.0.0.0/24'),
+    ({'notify': ['ns1.example.test']}, None, r"notify\[0\]: 'ns1.example.test' is not a valid IP address"),
+    ({'secondaries': [{'host': 'ns1', 'upstream': 'ns2'}]}, None, r"upstream: 'ns2' is neither the primary nor a secondary"),
+    ({'secondaries': [{'host': 'ns1', 'upstream': 'ns2'}, {'host': 'ns2', 'upstream': 'ns1'}]}, None, r'loops'),
+    ({'secondaries': ['ns1', 'ns1']}, None, r"host 'ns1' appears twice"),
+    ({'soa': {'refresh': 86400, 'expire': 3600}}, None, r'expire \(3600\) must be larger than refresh'),
+    ({}, dict(HOSTS, ns2={'zonesync_server': 'nsd', 'ansible_host': '10.0.0.3'}), r"zonesync_server on host 'ns2' is 'nsd'"),
+    ({}, dict(HOSTS, ns1={'zonesync_server': 'bind', 'zonesync_listen': ['10.0.0.256']}), r"zonesync_listen on host 'ns1': '10.0.0.256'"),
+    ({}, dict(HOSTS, ns1={'zonesync_server': 'bind'}), r"Cannot tell which address host 'ns1' serves DNS on"),
+    ({}, dict(HOSTS, ns1={'ansible_host': '10.0.0.2'}), r"zonesync_server is not set for host 'ns1'"),
+])
+def test_bad_input_names_the_variable(change, hosts, message):
+    with pytest.raises(ZonesyncError, match=message):
+        host_plan(zones(**change), KEYS, hosts or HOSTS, 'hidden')
+
+
+def test_bad_keys():
+    with pytest.raises(ZonesyncError, match='hmac-md5 must not be used'):
+        host_plan(zones(), [{'name': 'xfr', 'algorithm': 'hmac-md5'}], HOSTS, 'hidden')
+    with pytest.raises(ZonesyncError, match=r"zonesync_keys\[1\]: key 'xfr' is defined twice"):
+        host_plan(zones(), KEYS + KEYS, HOSTS, 'hidden')
+
+
+def test_duplicate_zone():
+    with pytest.raises(ZonesyncError, match=r'zone example.test is listed twice'):
+        host_plan(zones() + zones(), KEYS, HOSTS, 'hidden')
