@@ -24,6 +24,7 @@ import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.dnsops.zonesync.plugins.module_utils._compat import from_wire_unverified
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
     ZonesyncError,
     format_server,
@@ -92,7 +93,7 @@ def classify_soa_response(query, wire, zone, key=None):
         if key is not None:
             response = dns.message.from_wire(wire, keyring=key, request_mac=query.mac)
         else:
-            response = dns.message.from_wire(wire, keyring=False)
+            response = from_wire_unverified(wire)[0]
     except dns.message.Truncated:
         out.update(status='truncated', truncated=True)
         return out
@@ -100,7 +101,7 @@ def classify_soa_response(query, wire, zone, key=None):
             dns.tsig.BadTime, dns.message.UnknownTSIGKey) as exc:
         out.update(status='tsig_error', error=tsig_error_text(exc, wire))
         try:
-            raw = dns.message.from_wire(wire, keyring=False)
+            raw = from_wire_unverified(wire)[0]
             out['rcode'] = dns.rcode.to_text(raw.rcode())
         except Exception:
             pass
@@ -110,7 +111,7 @@ def classify_soa_response(query, wire, zone, key=None):
             out.update(status='tsig_error',
                        error='the answer is not signed although the query was (TSIG required)')
             try:
-                raw = dns.message.from_wire(wire, keyring=False)
+                raw = from_wire_unverified(wire)[0]
                 out['rcode'] = dns.rcode.to_text(raw.rcode())
                 if raw.rcode() == dns.rcode.REFUSED:
                     out.update(status='refused', error='the server answered REFUSED (unsigned)')
