@@ -51,6 +51,7 @@ SOA_DEFAULTS = {'refresh': 3600, 'retry': 600, 'expire': 1209600, 'minimum': 300
 # Record types a zone description may not carry itself: the SOA is generated,
 # DNSSEC records are the signer's business, and meta-types are not data.
 FORBIDDEN_TYPES = ('SOA', 'ANY', 'AXFR', 'IXFR', 'OPT', 'TSIG', 'TKEY', 'RRSIG', 'NSEC', 'NSEC3')
+_SAFE_NAME_RE = re.compile(r'^[a-z0-9_*-]+(\.[a-z0-9_*-]+)*$')
 _KEYNAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$')
 
 
@@ -67,7 +68,11 @@ def _name(value, where):
         _fail('%s: %r is not a valid DNS name (%s).' % (where, value, exc))
     if name == dns.name.root:
         _fail('%s: the root zone "." is not supported here.' % where)
-    return name.to_text(omit_final_dot=True).lower()
+    text = name.to_text(omit_final_dot=True).lower()
+    if not _SAFE_NAME_RE.match(text):
+        # Zone names become file names on the servers: no escapes, slashes or spaces.
+        _fail('%s: %r may only contain letters, digits, "-", "_" and dots.' % (where, value))
+    return text
 
 
 def check_address(value, where):
@@ -183,8 +188,7 @@ def _check_record(record, zone, where):
     if ttl is not None:
         if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 2147483647:
             _fail('%s.ttl: %r is not a TTL (0-2147483647 seconds).' % (where, ttl))
-    return {'name': name if name == '@' else str(name), 'type': rtype, 'values': texts, 'ttl': ttl,
-            'owner': owner.to_text()}
+    return {'name': name if name == '@' else str(name), 'type': rtype, 'value': texts, 'ttl': ttl}
 
 
 def _host_facts(host, hostvars, where):
