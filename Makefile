@@ -11,6 +11,8 @@
 #   make units        pytest tests/unit
 #   make integration  pytest tests/integration
 #   make lint         ansible-lint (production profile), then yamllint -s .
+#   make image        the local systemd base image for podman (built once)
+#   make molecule     every molecule scenario (MOLECULE_SCENARIOS="default")
 #   make build        collection tarball in .tmp/build/
 #   make clean        remove .tmp/, tests/output/ and caches (keeps .venv)
 #   make distclean    clean, and remove .venv too
@@ -45,12 +47,12 @@ ALLOW_NO_TESTS ?=
 # The venv's tools first (ansible-lint warns otherwise; ansible-test's children need it).
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help test deps venv sanity units integration lint build clean distclean collection-link
+.PHONY: help test deps venv sanity units integration lint build clean distclean collection-link image molecule
 
 help:
 	@sed -n '3,19s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
-test: deps venv sanity units integration lint
+test: deps venv sanity units integration lint molecule
 
 deps:
 	@$(CURDIR)/.ci/deps.sh
@@ -103,6 +105,22 @@ lint: venv collection-link
 	ANSIBLE_COLLECTIONS_PATH=$(TMP)/collections ansible-lint --profile production
 	echo "lint: yamllint -s ."
 	yamllint -s .
+
+# Podman needs a containers.conf on hosts with hybrid cgroups (tests/podman/env.sh).
+image: deps
+	@$(CURDIR)/tests/podman/build-image.sh
+
+# Every scenario under molecule/ (or those in MOLECULE_SCENARIOS), one after the
+# other, each timed. A failing scenario stops the run.
+MOLECULE_SCENARIOS ?= $(sort $(filter-out _shared,$(notdir $(patsubst %/molecule.yml,%,$(wildcard $(CURDIR)/molecule/*/molecule.yml)))))
+molecule: deps venv image collection-link
+	@eval "$$($(CURDIR)/tests/podman/env.sh)"
+	for scenario in $(MOLECULE_SCENARIOS); do
+	    echo "molecule: scenario $$scenario"
+	    start=$$(date +%s)
+	    $(VENV)/bin/molecule test -s $$scenario
+	    echo "molecule: scenario $$scenario passed in $$(( $$(date +%s) - start )) s"
+	done
 
 # Build from the files git would commit, so caches in the work tree
 # (.ansible/, .pytest_cache/, __pycache__/) never end up in the tarball.

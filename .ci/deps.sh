@@ -16,6 +16,7 @@ packages=(
     python3 python3-venv              # make venv
     ca-certificates                   # pip over https
     shellcheck                        # otherwise ansible-test skips its shellcheck test
+    podman runc mmdebstrap            # molecule scenarios and the lab: systemd containers, local base image
 )
 
 as_root() {
