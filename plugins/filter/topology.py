@@ -5,8 +5,9 @@
 
 """Filters that turn the inventory's DNS topology into each host's view.
 
-host_plan, fleet_plan and tsig_secret are documented in host_plan.yml,
-fleet_plan.yml and tsig_secret.yml next to this file.
+host_plan, fleet_plan, tsig_secret, tsig_key, rotate_zone and rotated_zone_names
+are documented in the YAML
+files of the same names next to this file.
 """
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ def fleet_plan(zones, keys, hostvars):
         raise AnsibleFilterError('dnsops.zonesync topology: %s' % exc)
 
 
+def _find_key(keys, name):
+    for key in keys or []:
+        if isinstance(key, dict) and str(key.get('name', '')).rstrip('.').lower() == str(name).rstrip('.').lower():
+            return key
+    return None
+
+
+def tsig_key(keys, name):
+    """The key as the modules' ``tsig`` option wants it: name, algorithm, secret."""
+    key = _find_key(keys, name)
+    if key is None:
+        raise AnsibleFilterError('dnsops.zonesync: TSIG key %r is not defined in zonesync_keys.' % (name,))
+    return {'name': str(key['name']).rstrip('.').lower(), 'algorithm': key.get('algorithm') or 'hmac-sha256',
+            'secret': tsig_secret(keys, name)}
+
+
 def tsig_secret(keys, name):
     for key in keys or []:
         if isinstance(key, dict) and str(key.get('name', '')).rstrip('.').lower() == str(name).rstrip('.').lower():
@@ -51,6 +68,45 @@ def tsig_secret(keys, name):
     raise AnsibleFilterError('dnsops.zonesync: TSIG key %r is not defined in zonesync_keys.' % (name,))
 
 
+def _same_key(a, b):
+    return a is not None and b is not None and str(a).rstrip('.').lower() == str(b).rstrip('.').lower()
+
+
+def rotate_zone(zone, old, new, step):
+    """One zone of zonesync_zones as it must be at a step of a key rotation (see playbooks/rotate_tsig.yml).
+
+    Step 1: the zone keeps ``old`` and upstreams also accept ``new``. Step 2 (and 3):
+    secondaries use ``new``, upstreams still accept ``old``. Step 4: ``new`` only.
+    Zones and secondaries that do not use ``old`` are returned unchanged.
+    """
+    if not isinstance(zone, dict):
+        raise AnsibleFilterError('dnsops.zonesync.rotate_zone: expected a zone (dictionary), got %r' % (zone,))
+    step = int(step)
+    if step not in (1, 2, 3, 4):
+        raise AnsibleFilterError('dnsops.zonesync.rotate_zone: step must be 1, 2, 3 or 4, got %r' % (step,))
+    uses_old = _same_key(zone.get('key'), old) or any(
+        isinstance(s, dict) and _same_key(s.get('key'), old) for s in zone.get('secondaries') or [])
+    if not uses_old:
+        return zone
+    current = new if step >= 2 else old
+    other = {1: [new], 2: [old], 3: [old], 4: []}[step]
+    result = dict(zone)
+    if _same_key(zone.get('key'), old):
+        result['key'] = current
+    result['secondaries'] = [dict(s, key=current) if isinstance(s, dict) and _same_key(s.get('key'), old) else s
+                             for s in zone.get('secondaries') or []]
+    accept = [k for k in zone.get('accept_keys') or [] if not _same_key(k, old) and not _same_key(k, new)]
+    result['accept_keys'] = accept + other
+    return result
+
+
+def rotated_zone_names(zones, key):
+    """Normalised names (lower case, no final dot) of the zones whose key is ``key``."""
+    return [str(z.get('name')).rstrip('.').lower() for z in zones or []
+            if isinstance(z, dict) and _same_key(z.get('key'), key)]
+
+
 class FilterModule(object):
     def filters(self):
-        return {'host_plan': host_plan, 'fleet_plan': fleet_plan, 'tsig_secret': tsig_secret}
+        return {'host_plan': host_plan, 'fleet_plan': fleet_plan, 'tsig_secret': tsig_secret, 'tsig_key': tsig_key,
+                'rotate_zone': rotate_zone, 'rotated_zone_names': rotated_zone_names}

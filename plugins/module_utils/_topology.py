@@ -253,6 +253,13 @@ def check_topology(zones, keys, hostvars):
             if zone_key not in keys:
                 _fail('%s.key: key %r is used but not defined in zonesync_keys (defined: %s).'
                       % (where, zone.get('key'), ', '.join(sorted(keys)) or 'none'))
+        accept_keys = []
+        for kindex, extra in enumerate(_as_list(zone.get('accept_keys'), where + '.accept_keys')):
+            extra = str(extra).rstrip('.').lower()
+            if extra not in keys:
+                _fail('%s.accept_keys[%d]: key %r is used but not defined in zonesync_keys (defined: %s).'
+                      % (where, kindex, extra, ', '.join(sorted(keys)) or 'none'))
+            accept_keys.append(extra)
         secondaries = []
         members = {primary: None}
         for sindex, entry in enumerate(_as_list(zone.get('secondaries'), where + '.secondaries')):
@@ -317,7 +324,7 @@ def check_topology(zones, keys, hostvars):
         result.append({
             'name': name, 'primary': primary, 'secondaries': secondaries, 'key': zone_key,
             'records': records, 'file': zone.get('file'), 'ns': ns, 'soa': soa, 'ttl': ttl,
-            'notify': notify, 'allow_query': allow_query,
+            'notify': notify, 'allow_query': allow_query, 'accept_keys': accept_keys,
         })
     return result, keys, hosts
 
@@ -348,8 +355,9 @@ def host_plan(zones, keys, hostvars, host):
     for zone in zones:
         downstreams = [_peer(hosts, s['host'], s['key']) for s in zone['secondaries'] if s['upstream'] == host]
         for d in downstreams:
-            if d['key']:
-                needed_keys.add(d['key'])
+            # During a key rotation, upstreams accept the zone's key and accept_keys.
+            d['accepted_keys'] = sorted(set(([d['key']] if d['key'] else []) + zone['accept_keys']))
+            needed_keys.update(d['accepted_keys'])
         entry = None
         if zone['primary'] == host:
             entry = dict(zone, role='primary', upstream=None)
@@ -393,5 +401,7 @@ def fleet_plan(zones, keys, hostvars):
             peer['upstream'] = sec['upstream']
             peer['upstream_address'] = hosts[sec['upstream']]['address']
             servers.append(peer)
-        result.append({'zone': zone['name'], 'primary': zone['primary'], 'key': zone['key'], 'servers': servers})
+        result.append({'zone': zone['name'], 'primary': zone['primary'], 'key': zone['key'], 'servers': servers,
+                       # Zones with the same servers are checked in one soa_serial call.
+                       'servers_key': ' '.join(s['address'] for s in servers)})
     return result

@@ -88,3 +88,16 @@ def test_bad_keys():
 def test_duplicate_zone():
     with pytest.raises(ZonesyncError, match=r'zone example.test is listed twice'):
         host_plan(zones() + zones(), KEYS, HOSTS, 'hidden')
+
+
+def test_rotation_upstreams_accept_both_keys_secondaries_use_one():
+    keys = KEYS + [{'name': 'xfr-new', 'secret': 'bmV3c2VjcmV0bmV3c2VjcmV0bmV3c2VjcmV0bmV3MTI='}]
+    plan = host_plan(zones(key='xfr-new', accept_keys=['xfr']), keys, HOSTS, 'hidden')
+    (zone,) = plan['zones']
+    assert {d['host']: d['accepted_keys'] for d in zone['downstreams']} == {'ns1': ['xfr', 'xfr-new'], 'ns2': ['xfr', 'xfr-new']}
+    assert [k['name'] for k in plan['keys']] == ['xfr', 'xfr-new']
+    secondary = host_plan(zones(key='xfr-new', accept_keys=['xfr']), keys, HOSTS, 'ns2')
+    assert secondary['zones'][0]['upstream']['key'] == 'xfr-new'
+    assert [k['name'] for k in secondary['keys']] == ['xfr-new']
+    with pytest.raises(ZonesyncError, match=r"accept_keys\[0\]: key 'gone' is used but not defined"):
+        host_plan(zones(accept_keys=['gone']), KEYS, HOSTS, 'hidden')
