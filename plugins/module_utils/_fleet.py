@@ -132,8 +132,8 @@ def table(rows, width=None):
     data = []
     for row in rows:
         status = row['status']
-        if row.get('lag'):
-            status = '%s (%+d)' % (status, -row['lag'] if status == 'behind' else row['lag'])
+        if row.get('lag') and status in ('behind', 'ahead'):
+            status = '%s by %d' % (status, abs(row['lag']))
         data.append([row['zone'], row['host'], row['role'], row['address'] or '-',
                      '-' if row['serial'] is None else str(row['serial']), status])
     widths = [max([len(h)] + [len(r[i]) for r in data]) for i, h in enumerate(headers)]
