@@ -270,7 +270,7 @@ def main():
                     rc, out, err = module.run_command(params['validate'] % tmp)
                     if rc != 0:
                         module.fail_json(msg='The new zone file for %s failed validation, so the file in place was kept. '
-                                             '%s said: %s' % (zone, params['validate'].split()[0], (err or out).strip()),
+                                             '%s exited with %d: %s' % (zone, params['validate'].split()[0], rc, (err + out).strip() or 'no output'),
                                          rc=rc, stdout=out, stderr=err, **result)
                 if params['backup'] and existing is not None:
                     result['backup_file'] = module.backup_local(path)
