@@ -55,7 +55,7 @@ up() {
     done
     echo "lab: 4 containers up on $network ($subnet); running playbooks/site.yml"
     start=$(date +%s)
-    playbook "$root/playbooks/${LAB_SITE:-site.yml}"
+    playbook "$root/playbooks/site.yml"
     echo "lab: site.yml took $(( $(date +%s) - start )) s; running playbooks/check.yml"
     check
     echo "lab: reports in $state/report/ (report.json, report.md, report.html); 'make lab-down' removes the lab."

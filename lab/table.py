@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the convergence table and the problems of a check.yml JSON report (lab/lab.sh)."""
 
 import json

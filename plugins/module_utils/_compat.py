@@ -46,10 +46,10 @@ def _strip_tsig(wire):
     if ar == 0:
         return wire, None, None
     offset = 12
-    for _ in range(qd):
+    for _question in range(qd):
         offset = _skip_name(wire, offset) + 4
     last = None
-    for _ in range(an + ns + ar):
+    for _record in range(an + ns + ar):
         last = offset
         offset = _skip_name(wire, offset)
         rdlen = struct.unpack('!H', wire[offset + 8:offset + 10])[0]

@@ -190,8 +190,8 @@ def markdown(data):
     out += ['## Zones and servers', '', '| zone | server | role | address | serial | status |', '|---|---|---|---|---|---|']
     for r in data['rows']:
         status = r['status'] if r['status'] == 'in_sync' else '**%s**' % r['status']
-        out.append('| %s | %s | %s | %s | %s | %s |' % (r['zone'], r['host'], r['role'], r['address'] or '-',
-                                                       '-' if r['serial'] is None else r['serial'], status))
+        serial = '-' if r['serial'] is None else r['serial']
+        out.append('| %s | %s | %s | %s | %s | %s |' % (r['zone'], r['host'], r['role'], r['address'] or '-', serial, status))
     return '\n'.join(out) + '\n'
 
 

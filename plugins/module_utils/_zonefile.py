@@ -86,8 +86,8 @@ class ZoneContent(object):
         origin = self.origin
         lines = [HEADER, '$ORIGIN %s\n' % origin.to_text()]
         mname, rname, refresh, retry, expire, minimum = self.soa
-        lines.append('@ %d IN SOA %s %s %d %d %d %d %d\n' % (self.soa_ttl, _rel(mname, origin), _rel(rname, origin),
-                                                           serial, refresh, retry, expire, minimum))
+        fields = (self.soa_ttl, _rel(mname, origin), _rel(rname, origin), serial, refresh, retry, expire, minimum)
+        lines.append('@ %d IN SOA %s %s %d %d %d %d %d\n' % fields)
         for owner, rtype, ttl, texts in self.rrsets:
             rel = _rel(dns.name.from_text(owner), origin)
             for text in texts:
@@ -141,8 +141,8 @@ def build_text(zone, soa, ttl, ns, records):
     """Zone file text (serial 0) from the structured description used by the roles."""
     origin = dns.name.from_text(zone)
     lines = ['$ORIGIN %s\n' % origin.to_text(), '$TTL %d\n' % ttl,
-             '@ %d IN SOA %s %s 0 %d %d %d %d\n' % (ttl, _abs(soa['mname']), _abs(soa['rname']), soa['refresh'],
-                                                      soa['retry'], soa['expire'], soa['minimum'])]
+             '@ %d IN SOA %s %s 0 %d %d %d %d\n' % (ttl, _abs(soa['mname']), _abs(soa['rname']),
+                                                    soa['refresh'], soa['retry'], soa['expire'], soa['minimum'])]
     for server in ns or []:
         lines.append('@ %d IN NS %s\n' % (ttl, _abs(server)))
     for index, record in enumerate(records or []):

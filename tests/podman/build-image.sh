@@ -46,6 +46,8 @@ trap 'rm -rf "$work"' EXIT
 echo "image: building $image with mmdebstrap (${#packages[@]} packages)"
 # No service may start inside the chroot while it is built; afterwards named and
 # pdns stay disabled, and chrony too (a container cannot set the clock).
+# The hooks are single-quoted on purpose: mmdebstrap's shell expands "$1" (the root).
+# shellcheck disable=SC2016
 mmdebstrap --variant=apt --quiet \
     --include="$(IFS=,; echo "${packages[*]}")" \
     --customize-hook='chroot "$1" systemctl disable named.service pdns.service chrony.service || true' \
