@@ -5,8 +5,8 @@
 
 """Filters that turn soa_serial and zone_transfer_check results into the fleet's state and reports.
 
-Documented in lagging_servers.yml, fleet_report.yml, fleet_table.yml,
-fleet_markdown.yml and fleet_html.yml next to this file.
+Documented in lagging_servers.yml, transfer_targets.yml, exposure_targets.yml, fleet_report.yml, fleet_table.yml,
+fleet_markdown.yml, fleet_html.yml and fleet_problems_text.yml next to this file.
 """
 
 from __future__ import annotations
@@ -18,12 +18,24 @@ def lagging_servers(fleet, soa_results):
     return _fleet.lagging(fleet, soa_results)
 
 
+def transfer_targets(fleet, soa_results, all_zones=False):
+    return _fleet.transfer_targets(fleet, soa_results, all_zones)
+
+
+def exposure_targets(fleet, all_zones=False):
+    return _fleet.exposure_targets(fleet, all_zones)
+
+
 def fleet_report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None):
     return _fleet.report(fleet, soa_results, transfer_results, exposure_results, generated_at)
 
 
 def fleet_table(rows):
     return _fleet.table(rows)
+
+
+def fleet_problems_text(report):
+    return _fleet.problems_text(report)
 
 
 def fleet_markdown(report):
@@ -38,8 +50,11 @@ class FilterModule(object):
     def filters(self):
         return {
             'lagging_servers': lagging_servers,
+            'transfer_targets': transfer_targets,
+            'exposure_targets': exposure_targets,
             'fleet_report': fleet_report,
             'fleet_table': fleet_table,
             'fleet_markdown': fleet_markdown,
+            'fleet_problems_text': fleet_problems_text,
             'fleet_html': fleet_html,
         }

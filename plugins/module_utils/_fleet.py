@@ -57,6 +57,39 @@ def lagging(fleet, soa_results):
     return [row for row in matrix(fleet, soa_results) if row['status'] != 'in_sync']
 
 
+def transfer_targets(fleet, soa_results, all_zones=False):
+    """The transfers check.yml tries from each secondary.
+
+    Every zone that lags, plus one zone per distinct (secondary, upstream, key),
+    so that a path or key that would break the next transfer shows even while
+    everything is in sync. ``all_zones`` tries every zone on every secondary.
+    """
+    targets = []
+    seen_pairs = set()
+    for row in matrix(fleet, soa_results):
+        if row['role'] != 'secondary':
+            continue
+        pair = (row['host'], row['upstream'], row['key'])
+        if all_zones or row['status'] != 'in_sync' or pair not in seen_pairs:
+            seen_pairs.add(pair)
+            targets.append(row)
+    return targets
+
+
+def exposure_targets(fleet, all_zones=False):
+    """(zone, server) pairs check.yml tries from the controller, expecting refusal: one zone per server and
+    key (its ACLs are written the same way for every zone of the topology), or every pair."""
+    out = []
+    seen = set()
+    for zone in fleet:
+        for server in zone['servers']:
+            key = (server['host'], zone.get('key'))
+            if all_zones or key not in seen:
+                seen.add(key)
+                out.append(dict(server, zone=zone['zone']))
+    return out
+
+
 def _upstream_server(fleet, zone, host):
     for entry in fleet:
         if entry['zone'] == zone:
@@ -126,6 +159,24 @@ def diagnoses(fleet, soa_results, transfer_results):
     return out
 
 
+def problems_text(data):
+    """Every problem as an operator reads it: where, what, why, and the fix."""
+    lines = []
+    for p in data['problems']:
+        head = '- %s on %s (%s, %s): %s' % (p['zone'], p['host'], p.get('role') or '-', p.get('address') or '-', p['status'])
+        if p.get('serial') is not None:
+            head += ', serial %s' % p['serial']
+        if p.get('reference_serial') is not None and p['status'] != 'open_transfer':
+            head += ', primary has %s' % p['reference_serial']
+        lines.append(head + '.')
+        why = p.get('diagnosis') or ''
+        if p.get('transfer_status'):
+            why = 'Transfer check from %s to %s: %s. %s' % (p['host'], p.get('upstream') or 'its upstream', p['transfer_status'], why)
+        lines.append('  ' + why.strip())
+        lines.append('  Fix: %s' % (p.get('remediation') or 'see the transfer check above'))
+    return '\n'.join(lines)
+
+
 def table(rows, width=None):
     """A plain-text table of zone x server rows, for the terminal."""
     headers = ['zone', 'server', 'role', 'address', 'serial', 'status']
@@ -148,6 +199,19 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
     """The whole check as one dictionary (the JSON report)."""
     rows = matrix(fleet, soa_results)
     problems = diagnoses(fleet, soa_results, transfer_results)
+    # A secondary in sync today whose transfer fails now will fall behind at the next change.
+    index = dict(((r['zone'], r['host']), r) for r in rows)
+    for host, result in _transfers(transfer_results):
+        zone = _zone_key(result['item'].get('zone') or result['item'].get('name'))
+        row = index.get((zone, host))
+        if row is None or row['status'] != 'in_sync' or result.get('status') in (None, 'ok') or result.get('skipped'):
+            continue
+        remediation = result.get('remediation') or {}
+        upstream_server = _upstream_server(fleet, row['zone'], row['upstream']) or 'bind'
+        problems.append(dict(row, status='transfer_failing', transfer_status=result.get('status'),
+                             diagnosis='In sync for now, but the next transfer will fail: %s' % (
+                                 result.get('diagnosis') or result.get('msg')),
+                             remediation=remediation.get(upstream_server) if isinstance(remediation, dict) else remediation))
     for item, result in _exposures(exposure_results):
         if result.get('status') == 'open_transfer':
             problems.append({'zone': item.get('zone'), 'host': item.get('host'), 'role': item.get('role'),

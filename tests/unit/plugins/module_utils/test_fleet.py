@@ -58,3 +58,30 @@ def test_primary_without_serial():
     serials = soa({'10.0.0.1': (None, 'timeout', None), '10.0.0.2': (5, 'not_comparable', None), '10.0.0.3': (5, 'not_comparable', None)})
     problems = _fleet.diagnoses(FLEET, serials, [])
     assert problems[0]['role'] == 'primary' and 'gave no usable serial' in problems[0]['diagnosis']
+
+
+def test_problems_text_names_where_why_and_fix():
+    transfers = {'s2': {'results': [{'item': {'name': 'example.test'}, 'status': 'tcp_unreachable',
+                                     'diagnosis': 'TCP 53 blocked.', 'remediation': {'bind': 'Open TCP 53.'}}]}}
+    text = _fleet.problems_text(_fleet.report(FLEET, SERIALS, transfers))
+    assert text.splitlines() == [
+        '- example.test on s2 (secondary, 10.0.0.3): behind, serial 4, primary has 5.',
+        '  Transfer check from s2 to p: tcp_unreachable. TCP 53 blocked.',
+        '  Fix: Open TCP 53.',
+    ]
+
+
+def test_targets_and_a_failing_transfer_while_in_sync():
+    serials = soa({'10.0.0.1': (5, 'in_sync', 0), '10.0.0.2': (5, 'in_sync', 0), '10.0.0.3': (4, 'behind', 1)})
+    fleet = FLEET + [dict(FLEET[0], zone='example.net')]
+    targets = _fleet.transfer_targets(fleet, serials + [{'zones': [dict(serials[0]['zones'][0], zone='example.net.')]}])
+    # s1: one canary (example.test); s2: both zones lag
+    assert [(t['zone'], t['host']) for t in targets] == [('example.test', 's1'), ('example.test', 's2'), ('example.net', 's2')]
+    assert len(_fleet.transfer_targets(fleet, serials, all_zones=True)) == 4
+    assert [(t['zone'], t['host']) for t in _fleet.exposure_targets(fleet)] == [('example.test', 'p'), ('example.test', 's1'), ('example.test', 's2')]
+    in_sync = soa({'10.0.0.1': (5, 'in_sync', 0), '10.0.0.2': (5, 'in_sync', 0), '10.0.0.3': (5, 'in_sync', 0)})
+    transfers = [{'item': {'zone': 'example.test', 'host': 's1'}, 'status': 'tsig_bad_signature', 'diagnosis': 'secret differs',
+                  'remediation': {'bind': 'copy the key'}}]
+    (problem,) = _fleet.report(FLEET, in_sync, transfers)['problems']
+    assert problem['status'] == 'transfer_failing' and 'next transfer will fail: secret differs' in problem['diagnosis']
+    assert problem['remediation'] == 'copy the key'
