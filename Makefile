@@ -142,7 +142,7 @@ distclean: clean
 # podman (a hidden BIND primary, a BIND and a PowerDNS secondary, a second-tier
 # BIND secondary), deployed with playbooks/site.yml, then checked with
 # playbooks/check.yml, which prints the convergence table and writes reports.
-.PHONY: lab lab-check lab-down
+.PHONY: lab lab-check lab-down lab-scale
 
 lab: deps venv image collection-link
 	@$(CURDIR)/lab/lab.sh up
@@ -152,3 +152,9 @@ lab-check: venv collection-link
 
 lab-down:
 	@$(CURDIR)/lab/lab.sh down
+
+# Grow the running lab to LAB_ZONES extra zones and time check.yml across them.
+LAB_ZONES ?= 10000
+lab-scale: venv collection-link
+	@eval "$$($(CURDIR)/tests/podman/env.sh)"
+	$(VENV_PY) $(CURDIR)/lab/scale.py --zones $(LAB_ZONES)
