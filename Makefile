@@ -13,6 +13,7 @@
 #   make lint         ansible-lint (production profile), then yamllint -s .
 #   make image        the local systemd base image for podman (built once)
 #   make molecule     every molecule scenario (MOLECULE_SCENARIOS="default")
+#   make bench        benchmarks/run.py: our checks next to dig and dnspython (not part of test)
 #   make build        collection tarball in .tmp/build/
 #   make clean        remove .tmp/, tests/output/ and caches (keeps .venv)
 #   make distclean    clean, and remove .venv too
@@ -47,7 +48,7 @@ ALLOW_NO_TESTS ?=
 # The venv's tools first (ansible-lint warns otherwise; ansible-test's children need it).
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help test deps venv sanity units integration lint build clean distclean collection-link image molecule
+.PHONY: help test deps venv sanity units integration lint build clean distclean collection-link image molecule bench
 
 help:
 	@sed -n '3,19s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -121,6 +122,9 @@ molecule: deps venv image collection-link
 	    $(VENV)/bin/molecule test -s $$scenario
 	    echo "molecule: scenario $$scenario passed in $$(( $$(date +%s) - start )) s"
 	done
+
+bench: deps venv
+	@$(VENV_PY) $(CURDIR)/benchmarks/run.py $(BENCH_ARGS)
 
 # Build from the files git would commit, so caches in the work tree
 # (.ansible/, .pytest_cache/, __pycache__/) never end up in the tarball.

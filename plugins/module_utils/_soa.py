@@ -15,8 +15,8 @@ go through a small thread pool. No process and no resolver per query.
 
 from __future__ import annotations
 
+import collections
 import errno
-import heapq
 import random
 import selectors
 import socket
@@ -31,6 +31,11 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
     parse_server,
 )
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import newest, serial_distance
+from ansible_collections.dnsops.zonesync.plugins.module_utils._wire import (
+    TsigSigner,
+    classify_soa_wire,
+    soa_query_template,
+)
 
 try:
     import dns.edns
@@ -51,6 +56,11 @@ STATUSES = ('in_sync', 'behind', 'ahead', 'not_comparable', 'not_authoritative',
 FAILURE_STATUSES = ('not_authoritative', 'refused', 'timeout', 'unreachable', 'tsig_error')
 
 _TSIG_ERRORS = {16: 'BADSIG', 17: 'BADKEY', 18: 'BADTIME', 22: 'BADTRUNC'}
+_U16 = struct.Struct('!H')
+
+# Queries in flight to one server at once: BIND drops datagrams beyond a few
+# hundred queued in its socket buffer, and every drop costs a timeout.
+PER_SERVER_WINDOW = 100
 
 
 # --------------------------------------------------------------------------
@@ -187,7 +197,8 @@ def tsig_error_text(exc, wire=None):
 # --------------------------------------------------------------------------
 
 class Job(object):
-    __slots__ = ('index', 'zone', 'address', 'port', 'attempts', 'query', 'qid', 'sent', 'result')
+    __slots__ = ('index', 'zone', 'address', 'port', 'attempts', 'query', 'qid', 'sent', 'result', 'wire', 'mac',
+                 'template')
 
     def __init__(self, index, zone, address, port):
         self.index = index
@@ -199,6 +210,15 @@ class Job(object):
         self.qid = None
         self.sent = None
         self.result = None
+        self.wire = None
+        self.mac = None
+        self.template = None
+
+    def dns_query(self):
+        """The query as a dnspython message (parsed back from the wire sent), for the full classification."""
+        if self.query is None:
+            self.query = dns.message.from_wire(self.wire, keyring=False)
+        return self.query
 
 
 def _recv_exact(sock, count, deadline):
@@ -261,14 +281,36 @@ class SoaEngine(object):
 
     # -- UDP ----------------------------------------------------------------
     def _run_udp(self, jobs):
+        """Every job over UDP: one connected socket per server, at most PER_SERVER_WINDOW queries in flight
+        to each (a server's socket buffer drops a burst beyond a few hundred), ``concurrency`` in all.
+
+        Queries are built from a per-zone wire template with only the ID patched (and signed with hmac when
+        there is a key); answers are read by _wire.classify_soa_wire(), and only those it declines are parsed
+        by dnspython (classify_soa_response). Returns the jobs whose answers were truncated (for TCP).
+        """
         sel = selectors.DefaultSelector()
         sockets = {}
         dead = {}
-        inflight = {}  # (sock fileno, qid) -> job
+        inflight = {}  # (address, port, qid) -> job
         used_ids = {}
-        timeouts = []
-        pending = list(reversed(jobs))
+        busy = {}  # (address, port) -> queries in flight
+        timeouts = collections.deque()  # (deadline, job, qid), in the order sent: one timeout for all
+        queues = collections.OrderedDict()  # (address, port) -> jobs to send, last first
+        for job in reversed(jobs):
+            queues.setdefault((job.address, job.port), []).append(job)
         need_tcp = []
+        templates = {}
+        key = self.key
+        signer = TsigSigner(key) if key is not None else None
+        if signer is not None and not signer.available:
+            signer = None  # an algorithm hmac does not do here (GSS-TSIG): dnspython signs and checks
+        fast = key is None or signer is not None
+        window = min(self.concurrency, PER_SERVER_WINDOW)
+        timeout = self.timeout
+        monotonic = time.monotonic
+        getrandbits = random.getrandbits
+        pack_id = _U16.pack
+        classify_fast = classify_soa_wire
 
         def get_socket(address, port):
             dest = (address, port)
@@ -286,18 +328,20 @@ class SoaEngine(object):
                 sock.connect(dest)
                 sockets[dest] = sock
                 used_ids[dest] = set()
+                busy[dest] = 0
                 sel.register(sock, selectors.EVENT_READ, dest)
             return sock
 
         def finish(job, result):
             job.result = result
             if job.qid is not None:
-                used_ids[(job.address, job.port)].discard(job.qid)
-                inflight.pop((job.address, job.port, job.qid), None)
+                dest = (job.address, job.port)
+                used_ids[dest].discard(job.qid)
+                if inflight.pop((job.address, job.port, job.qid), None) is not None:
+                    busy[dest] -= 1
                 job.qid = None
 
-        def send(job):
-            dest = (job.address, job.port)
+        def send(job, dest):
             if dest in dead:
                 finish(job, dict(_failure('unreachable', dead[dest]), transport='udp'))
                 return
@@ -308,15 +352,31 @@ class SoaEngine(object):
                 finish(job, dict(_failure('unreachable', dead[dest]), transport='udp'))
                 return
             ids = used_ids[dest]
-            qid = random.randint(0, 65535)
+            qid = getrandbits(16)
             while qid in ids:
-                qid = random.randint(0, 65535)
+                qid = getrandbits(16)
             ids.add(qid)
             job.qid = qid
-            job.query = make_soa_query(job.zone, self.key, qid)
+            job.query = None
+            if fast:
+                template = job.template
+                if template is None:
+                    # Keyed by the name object: hashing a dnspython name costs more than the query.
+                    template = templates.get(id(job.zone))
+                    if template is None:
+                        wire, question_len = soa_query_template(job.zone)
+                        template = templates[id(job.zone)] = (wire[2:], question_len, job.zone)
+                    job.template = template
+                wire = pack_id(qid) + template[0]
+                if signer is not None:
+                    wire, job.mac = signer.sign(wire)
+            else:
+                job.query = make_soa_query(job.zone, key, qid)
+                wire = job.query.to_wire()
+            job.wire = wire
             job.attempts += 1
             try:
-                sock.send(job.query.to_wire())
+                sock.send(wire)
             except OSError as exc:
                 if exc.errno in (errno.EAGAIN, errno.ENOBUFS):
                     pass  # treated like a lost datagram: the timeout retries it
@@ -328,20 +388,31 @@ class SoaEngine(object):
                     dead[dest] = 'cannot send to %s: %s' % (format_server(*dest), exc.strerror or exc)
                     finish(job, dict(_failure('unreachable', dead[dest]), transport='udp'))
                     return
-            job.sent = time.monotonic()
+            job.sent = now = monotonic()
             inflight[(job.address, job.port, qid)] = job
-            heapq.heappush(timeouts, (job.sent + self.timeout, job.index, job, qid))
+            busy[dest] += 1
+            timeouts.append((now + timeout, job, qid))
 
-        while pending or inflight:
-            while pending and len(inflight) < self.concurrency:
-                send(pending.pop())
+        def fill():
+            for dest in list(queues):
+                queue = queues[dest]
+                while queue and len(inflight) < self.concurrency and busy.get(dest, 0) < window:
+                    send(queue.pop(), dest)
+                if not queue:
+                    del queues[dest]
+                if len(inflight) >= self.concurrency:
+                    return
+
+        while queues or inflight:
+            fill()
             if not inflight:
                 continue
-            now = time.monotonic()
-            wait = max(0.0, timeouts[0][0] - now) if timeouts else self.timeout
+            now = monotonic()
+            wait = max(0.0, timeouts[0][0] - now) if timeouts else timeout
             for selkey, dummy in sel.select(min(wait, 0.25)):
                 sock = selkey.fileobj
                 dest = selkey.data
+                address, port = dest
                 while True:
                     try:
                         wire = sock.recv(65535)
@@ -359,31 +430,36 @@ class SoaEngine(object):
                         break
                     if len(wire) < 12:
                         continue
-                    qid = struct.unpack('!H', wire[:2])[0]
-                    job = inflight.get((dest[0], dest[1], qid))
+                    job = inflight.get((address, port, (wire[0] << 8) | wire[1]))
                     if job is None:
                         continue  # late answer to a retried query, or junk
-                    rtt = (time.monotonic() - job.sent) * 1000.0
-                    result = classify_soa_response(job.query, wire, job.zone, self.key)
-                    if result['status'] == 'mismatch':
-                        continue  # not the answer to our question; keep waiting
+                    rtt = (monotonic() - job.sent) * 1000.0
+                    result = None
+                    if fast:
+                        result = classify_fast(wire, job.wire, job.template[1], signer, job.mac)
+                    if result is None:
+                        result = classify_soa_response(job.dns_query(), wire, job.zone, key)
+                        if result['status'] == 'mismatch':
+                            continue  # not the answer to our question; keep waiting
+                        if result['status'] == 'truncated':
+                            finish(job, None)
+                            need_tcp.append(job)
+                            continue
                     result['rtt'] = round(rtt, 3)
                     result['transport'] = 'udp'
-                    if result['status'] == 'truncated':
-                        finish(job, None)
-                        need_tcp.append(job)
-                        continue
                     finish(job, result)
-            now = time.monotonic()
+            now = monotonic()
             while timeouts and timeouts[0][0] <= now:
-                dummy, dummy2, job, qid = heapq.heappop(timeouts)
+                dummy, job, qid = timeouts.popleft()
                 if job.qid != qid or job.result is not None:
                     continue  # already answered or re-sent
-                used_ids[(job.address, job.port)].discard(qid)
-                inflight.pop((job.address, job.port, qid), None)
+                dest = (job.address, job.port)
+                used_ids[dest].discard(qid)
+                if inflight.pop((job.address, job.port, qid), None) is not None:
+                    busy[dest] -= 1
                 job.qid = None
                 if job.attempts <= self.retries:
-                    pending.append(job)
+                    queues.setdefault(dest, []).append(job)
                 else:
                     job.result = dict(_failure('timeout', 'no answer from %s after %d attempt(s) of %.1f s'
                                                % (format_server(job.address, job.port), job.attempts,
@@ -546,6 +622,10 @@ def classify_against_reference(result, reference_serial):
     if reference_serial is None:
         result['status'] = 'not_comparable'
         result['lag'] = None
+        return result
+    if result['serial'] == reference_serial:
+        result['status'] = 'in_sync'
+        result['lag'] = 0
         return result
     dist = serial_distance(reference_serial, result['serial'])
     if dist is None:

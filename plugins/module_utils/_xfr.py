@@ -7,25 +7,44 @@
 
 """Try a zone transfer as a secondary would, and name what went wrong.
 
-The transfer is read message by message from the TCP stream; each message is
-checked (ID, TSIG, SOA framing) and folded into a streaming digest. Records
-are kept in memory only when the content is to be compared with another
-server's copy.
+A reader thread drains the TCP stream at wire speed (a primary such as Knot
+cuts off a reader that stalls), spilling to a temporary file past a memory
+limit; the messages are verified and parsed behind it. Each message is
+checked (ID, TSIG, SOA framing) and its records are folded into a digest
+without building dnspython objects (_wire); a message of an unusual shape is
+parsed by dnspython instead, with the same TSIG context, so the outcome is
+the same either way.
+
+Comparing copies holds no records: each copy is summarised by the digest
+and by per-owner-name bucket digests. Only when two copies differ are the
+records of the differing buckets read again, in batches of bounded size,
+to count and list the differences.
 """
 
 from __future__ import annotations
 
+import array
+import collections
 import errno
 import hashlib
+import os
 import socket
 import struct
+import tempfile
+import threading
 import time
+import zlib
 
-from ansible_collections.dnsops.zonesync.plugins.module_utils._compat import from_wire_unverified
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, format_server
 from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import explain
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import serial_compare, serial_distance
 from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SoaEngine, tsig_error_text
+from ansible_collections.dnsops.zonesync.plugins.module_utils._wire import (
+    MAX_POINTER_HOPS,
+    Decline,
+    canonical_rdata,
+    read_name,
+)
 
 try:
     import dns.exception
@@ -33,6 +52,7 @@ try:
     import dns.message
     import dns.name
     import dns.rcode
+    import dns.rdata
     import dns.rdataclass
     import dns.rdatatype
     import dns.rrset
@@ -50,6 +70,32 @@ COMPARE_OK = ('ok', 'serial_only')
 # Statuses that mean: the server answered and declined to hand out the zone.
 DECLINED = ('refused', 'not_authoritative', 'tsig_bad_key', 'tsig_bad_signature', 'tsig_bad_time')
 
+# Bucket digests per copy when comparing (by owner name), records a copy may
+# hold while it is read (small zones are then compared without reading them
+# again), and records held at once while differences are listed.
+BUCKETS = 1 << 14
+HOLD_LIMIT = 10000
+DETAIL_BUDGET = 100000
+# Bytes of a transfer kept in memory ahead of the parser before the reader
+# thread spills to a temporary file.
+STREAM_MEMORY = 32 << 20
+
+_HEADER = struct.Struct('!HHHHHH')
+_RR = struct.Struct('!HHIH')
+_U16 = struct.Struct('!H')
+_U32 = struct.Struct('!I')
+
+# Framing states
+_FIRST, _SECOND, _AXFR, _IXFR_DELETE, _IXFR_ADD, _DONE = range(6)
+# What a record is to the framing
+_CONTENT, _COUNT, _SKIP = range(3)
+
+try:
+    _TSIG_ERRORS = (dns.tsig.PeerError, dns.message.UnknownTSIGKey, dns.tsig.BadKey, dns.tsig.BadAlgorithm,
+                    dns.tsig.BadSignature, dns.tsig.BadTime)
+except NameError:  # no dnspython: reported by _common.assert_requirements_present
+    _TSIG_ERRORS = ()
+
 
 class TransferFailed(Exception):
     def __init__(self, status, detail, **extra):
@@ -59,52 +105,271 @@ class TransferFailed(Exception):
         self.extra = extra
 
 
+def rdtype_set(names):
+    """Numeric record types from names ('RRSIG', 'TYPE65534'); ZonesyncError for an unknown one."""
+    out = set()
+    for name in names or ():
+        try:
+            out.add(int(dns.rdatatype.from_text(str(name).strip().upper())))
+        except (dns.rdatatype.UnknownRdatatype, ValueError):
+            raise ZonesyncError('ignore_types: %r is not a DNS record type.' % (name,))
+    return out
+
+
 class ZoneDigest(object):
     """An order-independent digest of a zone's records (a sum of SHA-256 values, mod 2^256).
 
     Each record is hashed in canonical form (lower-case owner, type, class,
     TTL unless ignored, canonical rdata), in the spirit of ZONEMD (RFC 8976),
     so two copies of a zone can be compared without holding either.
+
+    With ``buckets``, the same sums are also kept per bucket of owner names
+    (crc32 of the owner), with a record count per bucket: two copies that
+    differ tell in which buckets. With ``collect``, records are also held in
+    compact canonical form, ``held[(owner, type, class)] = {rdata: ttl}``: all
+    of them up to ``hold_limit`` records (beyond it the holding is dropped:
+    ``held`` becomes None), or only those of the buckets in ``select``.
     """
 
-    def __init__(self, origin, ignore_ttl=False, ignore_dnssec=False, collect=False):
+    def __init__(self, origin, ignore_ttl=False, ignore_dnssec=False, collect=False, ignore_types=(),
+                 buckets=False, select=None, hold_limit=None):
         self.origin = origin
         self.ignore_ttl = ignore_ttl
         self.ignore_dnssec = ignore_dnssec
+        ignored = set(int(t) for t in ignore_types)
+        if ignore_dnssec:
+            ignored |= set(int(dns.rdatatype.from_text(t)) for t in DNSSEC_TYPES)
+        self.ignored = frozenset(ignored)
         self.total = 0
         self.count = 0
-        self.records = {} if collect else None
+        self.mask = BUCKETS - 1
+        if buckets or select is not None:
+            self.buckets = [0] * BUCKETS
+            self.bucket_counts = array.array('L', [0]) * BUCKETS
+        else:
+            self.buckets = None
+            self.bucket_counts = None
+        self.select = select
+        self.hold_limit = hold_limit if select is None else None
+        self.held = {} if (collect or select is not None) else None
+        self.held_records = 0
+        # True once bucket sums hold part of a message the fast reader declined: they are then
+        # not exact (the total and count are) and a comparison computes them again.
+        self.buckets_dirty = False
 
     def add(self, name, ttl, rdata):
-        rdtype = rdata.rdtype
-        type_text = dns.rdatatype.to_text(rdtype)
-        if self.ignore_dnssec and type_text in DNSSEC_TYPES:
-            return
+        """Add one record given as dnspython objects (owner name, TTL, rdata)."""
         owner = name.derelativize(self.origin) if not name.is_absolute() else name
-        canonical_owner = owner.to_digestable()
-        rdata_wire = rdata.to_digestable(self.origin)
-        head = struct.pack('!HHI', rdtype, rdata.rdclass, 0 if self.ignore_ttl else ttl)
-        value = hashlib.sha256(canonical_owner + head + struct.pack('!H', len(rdata_wire)) + rdata_wire).digest()
-        self.total = (self.total + int.from_bytes(value, 'big')) % _MOD256
+        self.add_wire(owner.to_digestable(), rdata.rdtype, rdata.rdclass, ttl, rdata.to_digestable(self.origin))
+
+    def add_wire(self, owner, rdtype, rdclass, ttl, rdata_wire):
+        """Add one record in canonical wire form: lower-case uncompressed owner, canonical rdata."""
+        if rdtype in self.ignored:
+            return
+        if self.ignore_ttl:
+            ttl = 0
+        value = int.from_bytes(hashlib.sha256(owner + _RR.pack(rdtype, rdclass, ttl, len(rdata_wire))
+                                              + rdata_wire).digest(), 'big')
+        self.total += value
         self.count += 1
-        if self.records is not None:
-            key = (owner.canonicalize().to_text(), type_text)
-            self.records.setdefault(key, {})[rdata.to_text(origin=None, relativize=False)] = \
-                0 if self.ignore_ttl else ttl
+        if self.buckets is not None:
+            bucket = zlib.crc32(owner) & self.mask
+            self.buckets[bucket] += value
+            self.bucket_counts[bucket] += 1
+            if self.held is not None and (self.select is None or bucket in self.select):
+                self._hold(((owner, rdtype, rdclass, rdata_wire, ttl),))
+        elif self.held is not None:
+            self._hold(((owner, rdtype, rdclass, rdata_wire, ttl),))
+
+    def commit(self, total, count, keep):
+        """Fold in what the fast reader gathered for one message (see _MessageReader._fast_scan)."""
+        self.total += total
+        self.count += count
+        if keep and self.held is not None:
+            self._hold(keep)
+
+    def _hold(self, records):
+        held = self.held
+        for owner, rdtype, rdclass, rdata_wire, ttl in records:
+            key = (owner, rdtype, rdclass)
+            entry = held.get(key)
+            if entry is None:
+                held[key] = {rdata_wire: ttl}
+            else:
+                entry[rdata_wire] = ttl
+        self.held_records += len(records)
+        if self.hold_limit is not None and self.held_records > self.hold_limit:
+            self.held = None
+
+    @property
+    def keeping(self):
+        return self.held is not None
 
     def hexdigest(self):
-        return '%064x' % self.total
+        return '%064x' % (self.total % _MOD256)
 
 
-def _recv_exact(sock, count):
-    chunks = []
-    while count:
-        data = sock.recv(count)
-        if not data:
-            raise EOFError(b''.join(chunks))
-        chunks.append(data)
-        count -= len(data)
-    return b''.join(chunks)
+# --------------------------------------------------------------------------
+# The TCP stream, drained by a reader thread
+# --------------------------------------------------------------------------
+
+class _Stream(object):
+    """The bytes of one transfer, read at wire speed by a thread, consumed by the parser.
+
+    A primary may close a transfer whose reader stalls (Knot: 500 ms), so the
+    socket is drained by a reader thread whatever the parser does; what the
+    parser has not reached yet is kept in memory up to ``memory_limit`` bytes,
+    beyond that in an unnamed temporary file. ``read(n)`` returns exactly n
+    bytes, or raises what the socket raised (socket.timeout after ``timeout``
+    seconds without data, ConnectionResetError, ...) or EOFError carrying the
+    bytes of the incomplete read. With ``threaded=False`` the parser reads the
+    socket itself (only for tests that show the difference).
+    """
+
+    CHUNK = 1 << 18
+
+    def __init__(self, sock, threaded=True, memory_limit=STREAM_MEMORY):
+        self.sock = sock
+        self.buf = b''
+        self.pos = 0
+        self.threaded = threaded
+        self.memory_limit = memory_limit
+        self.spilled = 0
+        self.peak = 0
+        if threaded:
+            self.cond = threading.Condition()
+            self.chunks = collections.deque()
+            self.queued = 0
+            self.spill = None
+            self.end = None
+            self.thread = threading.Thread(target=self._run, name='zonesync-xfr-reader')
+            self.thread.daemon = True
+            self.thread.start()
+
+    # -- reader thread --------------------------------------------------------
+    def _run(self):
+        sock = self.sock
+        end = None
+        try:
+            while True:
+                data = sock.recv(self.CHUNK)
+                if not data:
+                    end = EOFError()
+                    break
+                self._put(data)
+        except Exception as exc:  # handed to the parser, raised where it needs more data
+            end = exc
+        with self.cond:
+            self.end = end
+            self.cond.notify()
+
+    def _put(self, data):
+        size = len(data)
+        entry = data
+        if self.queued + size > self.memory_limit:
+            if self.spill is None:
+                self.spill = tempfile.TemporaryFile(prefix='zonesync-xfr-')
+            offset = self.spilled
+            self.spill.write(data)
+            self.spill.flush()
+            self.spilled += size
+            entry = (offset, size)
+        with self.cond:
+            self.chunks.append(entry)
+            if entry is data:
+                self.queued += size
+                if self.queued > self.peak:
+                    self.peak = self.queued
+            self.cond.notify()
+
+    # -- parser side ---------------------------------------------------------
+    def _next_chunk(self, wait=None):
+        """The next chunk of bytes; None when ``wait`` seconds passed without one."""
+        if not self.threaded:
+            if wait is not None:
+                saved = self.sock.gettimeout()
+                self.sock.settimeout(wait)
+                try:
+                    data = self.sock.recv(self.CHUNK)
+                except (socket.timeout, OSError):
+                    return None
+                finally:
+                    self.sock.settimeout(saved)
+                return data or None
+            data = self.sock.recv(self.CHUNK)
+            if not data:
+                raise EOFError()
+            return data
+        with self.cond:
+            if not self.chunks and self.end is None:
+                if wait is not None:
+                    self.cond.wait(wait)
+                else:
+                    while not self.chunks and self.end is None:
+                        self.cond.wait()
+            if not self.chunks:
+                if wait is not None:
+                    return None
+                raise self.end
+            entry = self.chunks.popleft()
+            if isinstance(entry, bytes):
+                self.queued -= len(entry)
+                return entry
+        offset, size = entry
+        return os.pread(self.spill.fileno(), size, offset)
+
+    def read(self, count):
+        buf = self.buf
+        pos = self.pos
+        end = pos + count
+        if end <= len(buf):
+            self.pos = end
+            return buf[pos:end]
+        parts = [buf[pos:]]
+        have = len(buf) - pos
+        self.buf = b''
+        self.pos = 0
+        while True:
+            try:
+                chunk = self._next_chunk()
+            except EOFError:
+                raise EOFError(b''.join(parts))
+            need = count - have
+            if len(chunk) >= need:
+                parts.append(chunk[:need])
+                self.buf = chunk
+                self.pos = need
+                return b''.join(parts)
+            parts.append(chunk)
+            have += len(chunk)
+
+    def peek(self, count, wait):
+        """Up to ``count`` further bytes, waiting at most ``wait`` seconds for them (not consumed)."""
+        data = self.buf[self.pos:self.pos + count]
+        if data:
+            return data
+        try:
+            chunk = self._next_chunk(wait)
+        except Exception:
+            return b''
+        if not chunk:
+            return b''
+        self.buf = chunk
+        self.pos = 0
+        return chunk[:count]
+
+    def close(self):
+        if not self.threaded:
+            return
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader thread from recv()
+        except OSError:
+            pass
+        self.thread.join(10)
+        if self.spill is not None:
+            self.spill.close()
+            self.spill = None
+        self.chunks.clear()
 
 
 def _preview(data):
@@ -112,10 +377,10 @@ def _preview(data):
     return ''.join(c if 32 <= ord(c) < 127 else '.' for c in text)
 
 
-def _read_first_head(sock, query_id):
+def _read_first_head(stream, query_id):
     """Read the length prefix and the ID of the first message; detect a non-DNS peer early."""
     try:
-        head = _recv_exact(sock, 4)
+        head = stream.read(4)
     except EOFError as exc:
         partial = exc.args[0] if exc.args else b''
         if partial:
@@ -125,11 +390,7 @@ def _read_first_head(sock, query_id):
     (length,) = struct.unpack('!H', head[:2])
     (msg_id,) = struct.unpack('!H', head[2:4])
     if length < 12 or msg_id != query_id:
-        try:
-            sock.settimeout(0.2)
-            more = sock.recv(200)
-        except (socket.timeout, OSError):
-            more = b''
+        more = stream.peek(200, 0.2)
         raise TransferFailed('malformed', 'the answer does not look like DNS (it starts with %r): this port is '
                              'probably not a DNS server' % _preview(head + more))
     return length, head[2:4]
@@ -149,9 +410,12 @@ def make_xfr_query(zone, rdtype, serial=None, key=None):
 def _tsig_rdata(wire):
     """The TSIG rdata of a message, unvalidated, or None."""
     try:
-        return from_wire_unverified(wire, xfr=True, multi=True, one_rr_per_rrset=True, ignore_trailing=True)
+        raw = dns.message.from_wire(wire, keyring=False, xfr=True, multi=True, one_rr_per_rrset=True,
+                                    ignore_trailing=True)
     except Exception:
         return None, None
+    tsig = raw.tsig[0] if raw.tsig else None
+    return raw, tsig
 
 
 def classify_error_message(wire, key, local_time):
@@ -192,8 +456,18 @@ def classify_error_message(wire, key, local_time):
 
 
 def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, source=None, timeout=10.0,
-             digest=None):
-    """Run one AXFR or IXFR and return a result dict (status 'ok' or a failure status)."""
+             digest=None, fast=True, reader_thread=True, parse_delays=(), stream_memory=STREAM_MEMORY, stats=None):
+    """Run one AXFR or IXFR and return a result dict (status 'ok' or a failure status).
+
+    Test hooks: ``fast=False`` parses every message with dnspython (the
+    reference the fast reader is tested against); ``reader_thread=False``
+    reads the socket from the parsing thread, and ``parse_delays`` are
+    seconds to sleep before parsing the first, second, ... message: together
+    they show what the reader thread is for. ``stats``, a dict, receives
+    fast_messages (messages the fast reader took), buffered_peak (most bytes
+    held in memory ahead of the parser) and spilled (bytes that went to the
+    temporary file).
+    """
     rdtype_value = dns.rdatatype.from_text(rdtype)
     is_ixfr = rdtype_value == dns.rdatatype.IXFR
     query = make_xfr_query(zone, rdtype_value, serial, key)
@@ -207,6 +481,8 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
     start = time.monotonic()
     family = socket.AF_INET6 if ':' in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
+    stream = None
+    reader = None
     try:
         sock.settimeout(timeout)
         if source:
@@ -230,7 +506,9 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
             return _finish(result, start)
         try:
             sock.sendall(struct.pack('!H', len(wire)) + wire)
-            _read_stream(sock, query, zone, key, serial, is_ixfr, result, digest)
+            reader = _MessageReader(query, zone, key, serial, is_ixfr, result, digest, fast)
+            stream = _Stream(sock, threaded=reader_thread, memory_limit=stream_memory)
+            _read_stream(stream, query, result, reader, parse_delays)
         except TransferFailed as exc:
             result.update(status=exc.status, detail=exc.detail)
             result.update(exc.extra)
@@ -250,8 +528,417 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
                 result.update(status='incomplete', detail='the connection closed after %d message(s) and %d '
                               'record(s), before the closing SOA' % (result['messages'], result['records']))
     finally:
+        if stream is not None:
+            stream.close()
+            if stats is not None:
+                stats.update(fast_messages=reader.fast_messages, buffered_peak=stream.peak,
+                             spilled=stream.spilled)
         sock.close()
     return _finish(result, start)
+
+
+def _read_stream(stream, query, result, reader, parse_delays=()):
+    length, msg_start = _read_first_head(stream, query.id)
+    msg_wire = msg_start + stream.read(length - 2)
+    while True:
+        result['bytes'] += length + 2
+        result['messages'] += 1
+        if result['messages'] <= len(parse_delays):
+            time.sleep(parse_delays[result['messages'] - 1])
+        if reader.message(msg_wire):
+            return
+        (length,) = struct.unpack('!H', stream.read(2))
+        msg_wire = stream.read(length)
+
+
+class _Frame(object):
+    """Where the SOA framing of a transfer stands (RFC 5936 section 2.2, RFC 1995 section 4)."""
+
+    __slots__ = ('state', 'soa_serial', 'records', 'deleted', 'added', 'incremental', 'fallback')
+
+    def __init__(self):
+        self.state = _FIRST
+        self.soa_serial = None
+        self.records = 0
+        self.deleted = 0
+        self.added = 0
+        self.incremental = False
+        self.fallback = False
+
+    def copy(self):
+        other = _Frame()
+        for name in self.__slots__:
+            setattr(other, name, getattr(self, name))
+        return other
+
+
+def _frame(frame, is_soa, serial, is_ixfr, zone):
+    """Advance the framing by one record; returns _CONTENT, _COUNT or _SKIP, or raises TransferFailed."""
+    state = frame.state
+    if state == _AXFR:
+        if is_soa:
+            if serial != frame.soa_serial:
+                raise TransferFailed('malformed', 'the closing SOA has serial %d, the opening one %d'
+                                     % (serial, frame.soa_serial))
+            frame.state = _DONE
+            return _SKIP
+        return _CONTENT
+    if state == _FIRST:
+        if not is_soa:
+            raise TransferFailed('malformed', 'the transfer does not start with the SOA of %s' % zone.to_text())
+        frame.soa_serial = serial
+        frame.state = _SECOND
+        return _CONTENT
+    if state == _SECOND:
+        if is_ixfr and is_soa and serial != frame.soa_serial:
+            frame.state = _IXFR_DELETE
+            frame.incremental = True
+            return _COUNT
+        if is_ixfr:
+            frame.fallback = True
+        frame.state = _AXFR
+        return _frame(frame, is_soa, serial, is_ixfr, zone)
+    if state == _IXFR_DELETE:
+        if is_soa:
+            frame.state = _IXFR_ADD
+        else:
+            frame.deleted += 1
+        return _COUNT
+    if state == _IXFR_ADD:
+        if is_soa and serial == frame.soa_serial:
+            frame.state = _DONE
+            return _SKIP
+        if is_soa:
+            frame.state = _IXFR_DELETE
+        else:
+            frame.added += 1
+        return _COUNT
+    raise TransferFailed('malformed', 'records follow the closing SOA')
+
+
+class _MessageReader(object):
+    """Checks the messages of one transfer in order and folds their records into the digest.
+
+    Each message is first read by the fast path (_fast_scan, then _fast_finish);
+    when that declines (Decline, or any error from the wire), nothing of the
+    message has been applied yet, and dnspython parses it instead (_slow) with
+    the same TSIG context. TSIG is verified by dns.tsig.validate() either way.
+    """
+
+    def __init__(self, query, zone, key, client_serial, is_ixfr, result, digest, fast=True):
+        self.query = query
+        self.query_id = query.id
+        self.request_mac = query.mac
+        self.zone = zone
+        self.zone_wire = zone.to_digestable()
+        self.key = key
+        self.keyring = key if key is not None else False
+        self.client_serial = client_serial
+        self.is_ixfr = is_ixfr
+        self.result = result
+        self.digest = digest
+        self.fast = fast
+        self.tsig_ctx = None
+        self.unsigned_run = 0
+        self.first = True
+        self.frame = _Frame()
+        self.fast_messages = 0
+        self.touched = False
+
+    # -- one message -------------------------------------------------------------
+    def message(self, wire):
+        """Process one message; True once the transfer is complete."""
+        staged = None
+        if self.fast:
+            self.touched = False
+            try:
+                staged = self._fast_scan(wire)
+            except Exception:  # Decline, TransferFailed, a malformed wire: dnspython decides what it is
+                staged = None
+                if self.touched:
+                    self.digest.buckets_dirty = True
+        if staged is None:
+            return self._slow(wire)
+        self.fast_messages += 1
+        return self._fast_finish(wire, staged)
+
+    def _tsig_failed(self, exc, wire, local_time):
+        if self.first:
+            status, detail, extra = classify_error_message(wire, self.key, local_time)
+            if status.startswith('tsig_') or status != 'malformed':
+                raise TransferFailed(status, detail, **extra)
+        raise TransferFailed('tsig_bad_signature', 'message %d of the transfer fails TSIG verification: %s'
+                             % (self.result['messages'], tsig_error_text(exc)))
+
+    def _signed(self, had_tsig):
+        """The rules of RFC 8945 5.3.1 for signed transfers, once the message's TSIG (if any) verified."""
+        result = self.result
+        if self.key is not None:
+            if had_tsig:
+                result['signed_messages'] += 1
+                self.unsigned_run = 0
+            else:
+                if self.first:
+                    raise TransferFailed('tsig_unsigned_response', 'the query was signed with %s but the answer '
+                                         'is not signed' % self.key.name.to_text(omit_final_dot=True))
+                self.unsigned_run += 1
+                if self.unsigned_run > MAX_UNSIGNED_RUN:
+                    raise TransferFailed('tsig_unsigned_response', 'more than %d unsigned messages in a row '
+                                         '(RFC 8945 5.3.1)' % MAX_UNSIGNED_RUN)
+        elif had_tsig:
+            result['signed_messages'] += 1
+        self.first = False
+
+    def _sync(self, records=True):
+        frame = self.frame
+        result = self.result
+        if records:
+            result['records'] = frame.records
+        if frame.soa_serial is not None:
+            result['serial'] = frame.soa_serial
+        if frame.incremental:
+            result['ixfr_changes'] = {'deleted': frame.deleted, 'added': frame.added}
+        if frame.fallback:
+            result['ixfr_fallback_to_axfr'] = True
+
+    def _end_of_message(self, had_tsig):
+        frame = self.frame
+        if frame.state == _SECOND and self.is_ixfr and self.client_serial is not None \
+                and serial_compare(frame.soa_serial, self.client_serial) in (0, -1):
+            # A lone SOA no newer than ours: the client is up to date (RFC 1995 section 4).
+            self.result['up_to_date'] = True
+            frame.state = _DONE
+        if frame.state == _DONE:
+            if self.key is not None and not had_tsig:
+                raise TransferFailed('tsig_unsigned_response', 'the last message of the transfer is not signed '
+                                     '(RFC 8945 5.3.1)')
+            return True
+        return False
+
+    # -- dnspython ---------------------------------------------------------------
+    def _slow(self, wire):
+        result = self.result
+        local_time = time.time()
+        try:
+            message = dns.message.from_wire(wire, keyring=self.keyring, request_mac=self.request_mac, xfr=True,
+                                            tsig_ctx=self.tsig_ctx, multi=True, one_rr_per_rrset=True)
+        except _TSIG_ERRORS as exc:
+            self._tsig_failed(exc, wire, local_time)
+        except dns.exception.DNSException as exc:
+            raise TransferFailed('malformed', 'message %d cannot be parsed: %s' % (result['messages'], exc))
+        if message.id != self.query_id:
+            raise TransferFailed('malformed', 'message %d carries ID %d, but the query had ID %d (RFC 5936 2.2)'
+                                 % (result['messages'], message.id, self.query_id))
+        if not message.flags & dns.flags.QR:
+            raise TransferFailed('malformed', 'message %d is not a response' % result['messages'])
+        if message.rcode() != dns.rcode.NOERROR:
+            if self.first:
+                status, detail, extra = classify_error_message(wire, self.key, local_time)
+                raise TransferFailed(status, detail, **extra)
+            raise TransferFailed('incomplete', 'message %d ends the transfer with %s' % (
+                result['messages'], dns.rcode.to_text(message.rcode())))
+        if self.first and not message.question and not message.answer:
+            raise TransferFailed('malformed', 'the first message has neither question nor answer')
+        self._signed(message.had_tsig)
+        self.tsig_ctx = message.tsig_ctx
+        frame = self.frame
+        digest = self.digest
+        try:
+            for rrset in message.answer:
+                is_soa = rrset.rdtype == dns.rdatatype.SOA and rrset.name == self.zone
+                for rdata in rrset:
+                    action = _frame(frame, is_soa, rdata.serial if is_soa else None, self.is_ixfr, self.zone)
+                    if action == _SKIP:
+                        continue
+                    frame.records += 1
+                    if action == _CONTENT and digest is not None:
+                        digest.add(rrset.name, rrset.ttl, rdata)
+        except TransferFailed:
+            self._sync(records=False)  # as ever: the serial is known, the message's records not counted
+            raise
+        self._sync()
+        return self._end_of_message(message.had_tsig)
+
+    # -- the fast path -----------------------------------------------------------
+    def _fast_scan(self, wire):
+        """Read one message from the wire without side effects; returns what _fast_finish applies.
+
+        Declines messages that are not NOERROR answers with this query's ID,
+        that have authority records, or additional records other than one
+        TSIG, or records the framing rejects (dnspython then reports the
+        failure exactly as before).
+        """
+        size = len(wire)
+        msg_id, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(wire, 0)
+        if msg_id != self.query_id or not flags & 0x8000 or flags & 0x000F or nscount or arcount > 1:
+            raise Decline('header')
+        if self.first and not qdcount and not ancount:
+            raise Decline('empty first message')
+        cache = {}
+        off = 12
+        for dummy in range(qdcount):
+            off = read_name(wire, off, size, cache)[1] + 4
+        if off > size:
+            raise Decline('question')
+        frame = self.frame.copy()
+        digest = self.digest
+        zone_wire = self.zone_wire
+        is_ixfr = self.is_ixfr
+        total = 0
+        count = 0
+        keep = []
+        if digest is not None:
+            ignored = digest.ignored
+            ignore_ttl = digest.ignore_ttl
+            buckets = digest.buckets
+            bucket_counts = digest.bucket_counts
+            bucketed = buckets is not None
+            mask = digest.mask
+            keeping = digest.keeping
+            select = digest.select
+        else:
+            ignored = ()
+            ignore_ttl = bucketed = keeping = False
+            buckets = bucket_counts = None
+            mask = 0
+            select = None
+        sha256 = hashlib.sha256
+        from_bytes = int.from_bytes
+        unpack = _RR.unpack_from
+        pack = _RR.pack
+        crc32 = zlib.crc32
+        read = read_name
+        canonical_of = canonical_rdata
+        max_hops = MAX_POINTER_HOPS
+        axfr = _AXFR
+        records = frame.records
+        in_axfr = frame.state == axfr
+        # Bucket sums are added at once, not staged: should this message be declined after some,
+        # message() marks the buckets dirty for good (total and count are staged, so stay exact).
+        touched = False
+        for dummy in range(ancount):
+            # The owner: a pointer to a name read before, or one label and such a pointer (how
+            # servers compress most owners), else the general reader.
+            first_byte = wire[off]
+            if first_byte >= 0xC0:
+                ent = cache.get(((first_byte & 0x3F) << 8) | wire[off + 1])
+                if ent is not None and ent[2] < max_hops:
+                    off += 2
+                else:
+                    ent = read(wire, off, size, cache)
+                    off = ent[1]
+            elif 0 < first_byte < 64:
+                label_end = off + 1 + first_byte
+                pointer = wire[label_end]
+                tail = None
+                if pointer >= 0xC0:
+                    tail = cache.get(((pointer & 0x3F) << 8) | wire[label_end + 1])
+                if tail is not None and tail[2] < max_hops and len(tail[0]) + first_byte < 255:
+                    label = wire[off:label_end]
+                    ent = (label + tail[0], label_end + 2, tail[2] + 1, label.lower() + tail[3])
+                    cache[off] = ent
+                    off = label_end + 2
+                else:
+                    ent = read(wire, off, size, cache)
+                    off = ent[1]
+            else:
+                ent = read(wire, off, size, cache)
+                off = ent[1]
+            owner = ent[3]
+            rdtype, rdclass, ttl, rdlen = unpack(wire, off)
+            rdata_start = off + 10
+            end = rdata_start + rdlen
+            if end > size:
+                raise Decline('rdata past the end')
+            if rdclass == 1 and (rdtype == 1 and rdlen == 4 or rdtype == 28 and rdlen == 16):
+                canonical = None
+            elif rdtype == 41 or rdtype == 250:
+                raise Decline('OPT or TSIG in the answer section')
+            else:
+                canonical = canonical_of(wire, rdtype, rdclass, rdata_start, end, cache)
+            if rdtype == 6 or not in_axfr:
+                is_soa = rdtype == 6 and owner == zone_wire
+                action = _frame(frame, is_soa, _U32.unpack_from(wire, end - 20)[0] if is_soa else None,
+                                is_ixfr, self.zone)
+                in_axfr = frame.state == axfr
+                if action == _SKIP:
+                    off = end
+                    continue
+                records += 1
+                if action == _COUNT or digest is None:
+                    off = end
+                    continue
+            else:
+                records += 1
+                if digest is None:
+                    off = end
+                    continue
+            if rdtype in ignored:
+                off = end
+                continue
+            if ttl > 0x7FFFFFFF or ignore_ttl:
+                ttl = 0
+                if canonical is None:
+                    canonical = wire[rdata_start:end]
+            if canonical is None:
+                value = from_bytes(sha256(owner + wire[off:end]).digest(), 'big')
+            else:
+                value = from_bytes(sha256(owner + pack(rdtype, rdclass, ttl, len(canonical)) + canonical).digest(),
+                                   'big')
+            total += value
+            count += 1
+            if bucketed:
+                bucket = crc32(owner) & mask
+                if not touched:
+                    touched = self.touched = True
+                buckets[bucket] += value
+                bucket_counts[bucket] += 1
+                if keeping and (select is None or bucket in select):
+                    keep.append((owner, rdtype, rdclass, wire[rdata_start:end] if canonical is None else canonical,
+                                 ttl))
+            elif keeping:
+                keep.append((owner, rdtype, rdclass, wire[rdata_start:end] if canonical is None else canonical, ttl))
+            off = end
+        frame.records = records
+        tsig = None
+        if arcount:
+            tsig_start = off
+            ent = read_name(wire, off, size, cache)
+            off = ent[1]
+            rdtype, rdclass, ttl, rdlen = unpack(wire, off)
+            rdata_start = off + 10
+            if rdtype != 250 or rdclass != 255 or rdata_start + rdlen != size or self.key is None:
+                raise Decline('additional section')
+            tsig = (tsig_start, dns.name.from_wire(ent[0], 0)[0],
+                    dns.rdata.from_wire(dns.rdataclass.ANY, dns.rdatatype.TSIG, wire, rdata_start, rdlen))
+        elif off != size:
+            raise Decline('trailing bytes')
+        return frame, total, count, keep, tsig
+
+    def _fast_finish(self, wire, staged):
+        frame, total, count, keep, tsig = staged
+        had_tsig = tsig is not None
+        try:
+            if had_tsig:
+                local_time = time.time()
+                try:
+                    self.tsig_ctx = dns.tsig.validate(wire, self.key, tsig[1], tsig[2], int(local_time),
+                                                      self.request_mac, tsig[0], self.tsig_ctx, True)
+                except _TSIG_ERRORS as exc:
+                    self._tsig_failed(exc, wire, local_time)
+            elif self.tsig_ctx is not None:
+                # An unsigned message between signed ones is covered by the next MAC (as dnspython).
+                self.tsig_ctx.update(wire)
+            self._signed(had_tsig)
+        except Exception:
+            if self.touched:
+                self.digest.buckets_dirty = True
+            raise
+        self.frame = frame
+        if self.digest is not None:
+            self.digest.commit(total, count, keep)
+        self._sync()
+        return self._end_of_message(had_tsig)
 
 
 def _finish(result, start):
@@ -329,133 +1016,6 @@ def _tcp_failed(result, how, zone, address, port, key, source, timeout, start):
     return _finish(result, start)
 
 
-def _read_stream(sock, query, zone, key, client_serial, is_ixfr, result, digest):
-    keyring = key if key is not None else False
-    tsig_ctx = None
-    unsigned_run = 0
-    first = True
-    soa_serial = None
-    state = 'first'  # first -> second -> axfr | ixfr_delete | ixfr_add -> done
-    record_count = 0
-    while True:
-        if first:
-            length, msg_start = _read_first_head(sock, query.id)
-            msg_wire = msg_start + _recv_exact(sock, length - 2)
-        else:
-            (length,) = struct.unpack('!H', _recv_exact(sock, 2))
-            msg_wire = _recv_exact(sock, length)
-        result['bytes'] += length + 2
-        result['messages'] += 1
-        local_time = time.time()
-        try:
-            message = dns.message.from_wire(msg_wire, keyring=keyring, request_mac=query.mac, xfr=True,
-                                            tsig_ctx=tsig_ctx, multi=True, one_rr_per_rrset=True)
-        except (dns.tsig.PeerError, dns.message.UnknownTSIGKey, dns.tsig.BadKey, dns.tsig.BadAlgorithm,
-                dns.tsig.BadSignature, dns.tsig.BadTime) as exc:
-            if first:
-                status, detail, extra = classify_error_message(msg_wire, key, local_time)
-                if status.startswith('tsig_') or status != 'malformed':
-                    raise TransferFailed(status, detail, **extra)
-            raise TransferFailed('tsig_bad_signature', 'message %d of the transfer fails TSIG verification: %s'
-                                 % (result['messages'], tsig_error_text(exc)))
-        except dns.exception.DNSException as exc:
-            raise TransferFailed('malformed', 'message %d cannot be parsed: %s' % (result['messages'], exc))
-        if message.id != query.id:
-            raise TransferFailed('malformed', 'message %d carries ID %d, but the query had ID %d (RFC 5936 2.2)'
-                                 % (result['messages'], message.id, query.id))
-        if not message.flags & dns.flags.QR:
-            raise TransferFailed('malformed', 'message %d is not a response' % result['messages'])
-        if message.rcode() != dns.rcode.NOERROR:
-            if first:
-                status, detail, extra = classify_error_message(msg_wire, key, local_time)
-                raise TransferFailed(status, detail, **extra)
-            raise TransferFailed('incomplete', 'message %d ends the transfer with %s' % (
-                result['messages'], dns.rcode.to_text(message.rcode())))
-        if first and not message.question and not message.answer:
-            raise TransferFailed('malformed', 'the first message has neither question nor answer')
-        if key is not None:
-            if message.had_tsig:
-                result['signed_messages'] += 1
-                unsigned_run = 0
-            else:
-                if first:
-                    raise TransferFailed('tsig_unsigned_response', 'the query was signed with %s but the answer '
-                                         'is not signed' % key.name.to_text(omit_final_dot=True))
-                unsigned_run += 1
-                if unsigned_run > MAX_UNSIGNED_RUN:
-                    raise TransferFailed('tsig_unsigned_response', 'more than %d unsigned messages in a row '
-                                         '(RFC 8945 5.3.1)' % MAX_UNSIGNED_RUN)
-        elif message.had_tsig:
-            result['signed_messages'] += 1
-        tsig_ctx = message.tsig_ctx
-        first = False
-        rrs = message.answer
-        for index, rrset in enumerate(rrs):
-            for rdata in rrset:
-                is_soa = rrset.rdtype == dns.rdatatype.SOA and rrset.name == zone
-                if state == 'first':
-                    if not is_soa:
-                        raise TransferFailed('malformed', 'the transfer does not start with the SOA of %s'
-                                             % zone.to_text())
-                    soa_serial = rdata.serial
-                    result['serial'] = soa_serial
-                    state = 'second'
-                    if digest is not None:
-                        digest.add(rrset.name, rrset.ttl, rdata)
-                    record_count += 1
-                    continue
-                if state == 'second':
-                    if is_ixfr and is_soa and rdata.serial != soa_serial:
-                        state = 'ixfr_delete'
-                        result['ixfr_changes'] = {'deleted': 0, 'added': 0}
-                        record_count += 1
-                        continue
-                    if is_ixfr:
-                        result['ixfr_fallback_to_axfr'] = True
-                    state = 'axfr'
-                if state == 'axfr':
-                    if is_soa:
-                        if rdata.serial != soa_serial:
-                            raise TransferFailed('malformed', 'the closing SOA has serial %d, the opening one %d'
-                                                 % (rdata.serial, soa_serial))
-                        state = 'done'
-                        continue
-                    record_count += 1
-                    if digest is not None:
-                        digest.add(rrset.name, rrset.ttl, rdata)
-                    continue
-                if state == 'ixfr_delete':
-                    record_count += 1
-                    if is_soa:
-                        state = 'ixfr_add'
-                    else:
-                        result['ixfr_changes']['deleted'] += 1
-                    continue
-                if state == 'ixfr_add':
-                    if is_soa and rdata.serial == soa_serial:
-                        state = 'done'
-                        continue
-                    record_count += 1
-                    if is_soa:
-                        state = 'ixfr_delete'
-                    else:
-                        result['ixfr_changes']['added'] += 1
-                    continue
-                if state == 'done':
-                    raise TransferFailed('malformed', 'records follow the closing SOA')
-        result['records'] = record_count
-        if state == 'second' and is_ixfr and client_serial is not None \
-                and serial_compare(soa_serial, client_serial) in (0, -1):
-            # A lone SOA no newer than ours: the client is up to date (RFC 1995 section 4).
-            result['up_to_date'] = True
-            state = 'done'
-        if state == 'done':
-            if key is not None and not message.had_tsig:
-                raise TransferFailed('tsig_unsigned_response', 'the last message of the transfer is not signed '
-                                     '(RFC 8945 5.3.1)')
-            return
-
-
 def compare_records(primary, secondary, limit=100):
     """Compare two collected record maps. Returns counts and up to ``limit`` differences."""
     missing = extra = changed = 0
@@ -482,13 +1042,146 @@ def compare_records(primary, secondary, limit=100):
     return {'missing': missing, 'extra': extra, 'changed': changed, 'differences': differences}
 
 
+def _rdata_text(rdclass, rdtype, rdata_wire):
+    try:
+        return dns.rdata.from_wire(rdclass, rdtype, rdata_wire, 0, len(rdata_wire)).to_text()
+    except Exception:
+        return '\\# %d %s' % (len(rdata_wire), rdata_wire.hex())
+
+
+def textual(held):
+    """Held records (canonical wire) as compare_records() takes them: {(name, type): {rdata text: ttl}}."""
+    out = {}
+    for (owner, rdtype, rdclass), rdatas in held.items():
+        key = (dns.name.from_wire(owner, 0)[0].to_text(), dns.rdatatype.to_text(rdtype))
+        entry = out.setdefault(key, {})
+        for rdata_wire, ttl in rdatas.items():
+            entry[_rdata_text(rdclass, rdtype, rdata_wire)] = ttl
+    return out
+
+
+def _compare_held(left, right, limit):
+    """compare_records() on held records, turning only the differing record sets into text."""
+    differing = {}
+    for key in set(left) | set(right):
+        a = left.get(key, {})
+        b = right.get(key, {})
+        if a != b:
+            differing[key] = (a, b)
+    primary = textual(dict((k, v[0]) for k, v in differing.items()))
+    secondary = textual(dict((k, v[1]) for k, v in differing.items()))
+    return compare_records(primary, secondary, limit)
+
+
+def _plan_batches(differing, counts_a, counts_b, budget):
+    """Group differing buckets so that each group holds about ``budget`` records of both copies together."""
+    batches = []
+    batch = []
+    size = 0
+    for bucket in differing:
+        cost = counts_a[bucket] + counts_b[bucket]
+        if batch and size + cost > budget:
+            batches.append(batch)
+            batch = []
+            size = 0
+        batch.append(bucket)
+        size += cost
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+class _Copy(object):
+    """Where one copy of the zone is read from, and how: enough to read it again."""
+
+    def __init__(self, zone, entry, serial, key, source, timeout, ignore_ttl, ignore_types):
+        self.zone = zone
+        self.entry = entry
+        self.serial = serial
+        self.key = key
+        self.source = source
+        self.timeout = timeout
+        self.ignore_ttl = ignore_ttl
+        self.ignore_types = ignore_types
+
+    def digest(self, **kw):
+        return ZoneDigest(self.zone, ignore_ttl=self.ignore_ttl, ignore_types=self.ignore_types, **kw)
+
+    def read(self, select=None):
+        """Transfer the copy again with bucket sums, holding the records of the buckets in ``select``.
+
+        Returns (digest, None), or (None, what went wrong).
+        """
+        digest = self.digest(buckets=True, select=frozenset(select) if select is not None else None)
+        result = transfer(self.zone, self.entry['address'], self.entry['port'], key=self.key, source=self.source,
+                          timeout=self.timeout, digest=digest)
+        if result['status'] != 'ok':
+            return None, '%s: %s' % (result['server'], result['detail'])
+        if result['serial'] != self.serial:
+            return None, '%s moved from serial %d to %d' % (result['server'], self.serial, result['serial'])
+        return digest, None
+
+
+def compare_copies(primary, first_digest, secondary, second_digest, limit, budget=None):
+    """Counts and up to ``limit`` differences between two copies whose digests differ.
+
+    When both copies were small enough to be held while they were read, they
+    are compared at once. Otherwise both are read again, holding only the
+    records of the buckets whose digests differ, in batches of about
+    ``budget`` records (DETAIL_BUDGET); ``passes`` says how many times each was read again.
+    """
+    budget = DETAIL_BUDGET if budget is None else budget
+    if first_digest.held is not None and second_digest.held is not None:
+        out = _compare_held(first_digest.held, second_digest.held, limit)
+        out.update(passes=0, complete=True)
+        return out
+    out = {'missing': 0, 'extra': 0, 'changed': 0, 'differences': [], 'passes': 0, 'complete': True}
+    if first_digest.buckets_dirty or second_digest.buckets_dirty:
+        # A message was declined half-way through by the fast reader: sum the buckets afresh.
+        out['passes'] += 1
+        digests = []
+        for copy, old in ((primary, first_digest), (secondary, second_digest)):
+            new, problem = copy.read()
+            if problem is None and new.total != old.total:
+                problem = 'the content changed under the same serial while it was being compared'
+            if problem is not None:
+                out.update(complete=False, problem=problem)
+                return out
+            digests.append(new)
+        first_digest, second_digest = digests
+    differing = [b for b in range(BUCKETS) if first_digest.buckets[b] != second_digest.buckets[b]]
+    batches = _plan_batches(differing, first_digest.bucket_counts, second_digest.bucket_counts, budget)
+    for batch in batches:
+        out['passes'] += 1
+        left, problem = primary.read(batch)
+        right = None
+        if problem is None:
+            right, problem = secondary.read(batch)
+        if problem is None:
+            for new, old in ((left, first_digest), (right, second_digest)):
+                if not new.buckets_dirty and any(new.buckets[b] != old.buckets[b] for b in batch):
+                    problem = 'the content changed under the same serial while it was being compared'
+        if problem is not None:
+            out.update(complete=False, problem=problem)
+            break
+        part = _compare_held(left.held, right.held, max(0, limit - len(out['differences'])))
+        for name in ('missing', 'extra', 'changed'):
+            out[name] += part[name]
+        out['differences'].extend(part['differences'])
+    return out
+
+
 def check_zone_transfer(zone, server, port=53, rdtype='AXFR', serial=None, key=None, source=None,
                         expect='allowed', compare_with=None, timeout=10.0, ignore_ttl=False, ignore_dnssec=False,
-                        max_differences=100, key_name=None):
+                        max_differences=100, key_name=None, ignore_types=()):
     """zone_transfer_check's logic. Returns (ok, result)."""
     compare_with = compare_with or []
     collect = bool(compare_with)
-    digest = ZoneDigest(zone, ignore_ttl=ignore_ttl, ignore_dnssec=ignore_dnssec, collect=collect)
+    ignored = set(ignore_types)
+    if ignore_dnssec:
+        ignored |= rdtype_set(DNSSEC_TYPES)
+    digest = ZoneDigest(zone, ignore_ttl=ignore_ttl, ignore_types=ignored, collect=collect, buckets=collect,
+                        hold_limit=HOLD_LIMIT)
     primary = transfer(zone, server['address'], server['port'], rdtype=rdtype, serial=serial, key=key,
                        source=source, timeout=timeout, digest=digest)
     is_full = primary['status'] == 'ok' and not primary.get('up_to_date') and \
@@ -508,9 +1201,9 @@ def check_zone_transfer(zone, server, port=53, rdtype='AXFR', serial=None, key=N
                                 'use type=axfr (the IXFR answer was incremental or up to date).')
         engine = SoaEngine(key=key, transport='udp', timeout=min(timeout, 3.0), retries=1, source=source)
         probes = engine.run([(zone, entry['address'], entry['port']) for entry in compare_with])
+        first = _Copy(zone, server, primary['serial'], key, source, timeout, ignore_ttl, ignored)
         for entry, probe in zip(compare_with, probes):
-            comparisons.append(_compare_one(zone, primary, digest, entry, probe, key, source, timeout,
-                                            ignore_ttl, ignore_dnssec, max_differences))
+            comparisons.append(_compare_one(zone, primary, digest, first, entry, probe, max_differences))
     result['compared'] = comparisons
     status = primary['status']
     if status == 'ok':
@@ -545,7 +1238,7 @@ def check_zone_transfer(zone, server, port=53, rdtype='AXFR', serial=None, key=N
     return ok, result
 
 
-def _compare_one(zone, primary, digest, entry, probe, key, source, timeout, ignore_ttl, ignore_dnssec, limit):
+def _compare_one(zone, primary, digest, first, entry, probe, limit):
     out = {'server': entry['server'], 'serial': probe.get('serial'), 'status': None, 'detail': None}
     if probe['status'] != 'answered':
         out.update(status=probe['status'], detail='no serial from %s: %s' % (entry['server'], probe['error']))
@@ -564,8 +1257,12 @@ def _compare_one(zone, primary, digest, entry, probe, key, source, timeout, igno
         out.update(status='secondary_ahead', detail='%s has serial %d, %d ahead of the primary\'s %d'
                    % (entry['server'], probe['serial'], -dist, primary['serial']))
         return out
-    other = ZoneDigest(zone, ignore_ttl=ignore_ttl, ignore_dnssec=ignore_dnssec, collect=True)
-    copy = transfer(zone, entry['address'], entry['port'], key=key, source=source, timeout=timeout, digest=other)
+    second = _Copy(zone, entry, probe['serial'], first.key, first.source, first.timeout, first.ignore_ttl,
+                   first.ignore_types)
+    # The secondary's records are worth holding only when the primary's could all be held too.
+    other = second.digest(collect=digest.held is not None, buckets=True, hold_limit=HOLD_LIMIT)
+    copy = transfer(zone, entry['address'], entry['port'], key=first.key, source=first.source, timeout=first.timeout,
+                    digest=other)
     if copy['status'] in DECLINED:
         # Secondaries commonly allow no transfers at all: the serials agree, the content cannot be read.
         out.update(status='serial_only', detail='same serial; content not compared because %s declined the '
@@ -580,11 +1277,15 @@ def _compare_one(zone, primary, digest, entry, probe, key, source, timeout, igno
         out.update(status='ok', detail='same serial and same content', missing=0, extra=0, changed=0,
                    differences=[], content_compared=True)
         return out
-    diff = compare_records(digest.records, other.records, limit)
-    out.update(diff)
-    out['content_compared'] = True
-    out.update(status='serial_not_incremented',
-               detail='%s has the same serial %d as the primary but different content (%d missing, %d extra, '
-               '%d changed): the zone was edited without incrementing its serial'
-               % (entry['server'], probe['serial'], diff['missing'], diff['extra'], diff['changed']))
+    if copy['serial'] != probe['serial']:
+        second.serial = copy['serial']
+    diff = compare_copies(first, digest, second, other, limit)
+    out.update(missing=diff['missing'], extra=diff['extra'], changed=diff['changed'],
+               differences=diff['differences'], content_compared=True)
+    detail = ('%s has the same serial %d as the primary but different content (%d missing, %d extra, %d changed): '
+              'the zone was edited without incrementing its serial'
+              % (entry['server'], probe['serial'], diff['missing'], diff['extra'], diff['changed']))
+    if not diff['complete']:
+        detail += '; the differences could not all be listed: %s' % diff['problem']
+    out.update(status='serial_not_incremented', detail=detail)
     return out

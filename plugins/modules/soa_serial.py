@@ -19,6 +19,10 @@ description:
     secondaries followed the primary.
   - Each query carries the EDNS EXPIRE option (RFC 7314). Secondaries that answer it report how many seconds
     they will keep serving the zone if they cannot refresh it (RV(zones[].servers[].expire_remaining)).
+  - Queries are built from a wire template per zone (and signed with O(tsig) when given); an answer of the
+    usual shape is checked field by field on the wire (ID, flags, question, the SOA, EDNS, TSIG), anything
+    else is parsed in full by dnspython. The result is the same either way; tens of thousands of zone x
+    server pairs take about a second.
   - Never changes anything.
 author:
   - dnsops.zonesync maintainers (@dnsops)
@@ -92,7 +96,9 @@ options:
     type: bool
     default: false
   concurrency:
-    description: The most queries in flight at once.
+    description:
+      - The most queries in flight at once, and never more than 100 to one server (a server drops datagrams
+        beyond what its socket buffer holds, and each drop costs a timeout).
     type: int
     default: 1000
 notes:

@@ -20,7 +20,12 @@ description:
     finds a zone edited without a serial increment.
   - The transfer is read as a stream; every message is checked (query ID, TSIG, SOA framing). With O(tsig),
     the first and the last message must be signed, with at most 99 unsigned in between (RFC 8945).
-    The whole zone is held in memory only when O(compare_with) is set.
+  - A reader thread drains the connection at wire speed, so a primary that cuts off slow readers (Knot closes a
+    transfer whose reader stalls for 500 ms) is never kept waiting; the messages are verified and parsed behind
+    it. What the parser has not reached yet is kept in memory up to 32 MiB, beyond that in a temporary file.
+  - Copies are compared by digest (RV(digest)), without holding the zone. Records are held only to list
+    differences, after the digests differ, and then only those of the differing owner names, in batches of a
+    bounded size (a large zone is then transferred again for that).
   - Never changes anything. The task fails unless the outcome is what O(expect) asked for.
 author:
   - dnsops.zonesync maintainers (@dnsops)
@@ -80,9 +85,18 @@ options:
     type: bool
     default: false
   ignore_dnssec:
-    description: Ignore DNSSEC record types (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY, ZONEMD) when comparing.
+    description:
+      - Ignore DNSSEC record types (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY, ZONEMD) when comparing,
+        for instance to compare a copy signed on the fly with an unsigned one.
+      - The same as listing those types in O(ignore_types).
     type: bool
     default: false
+  ignore_types:
+    description:
+      - Record types to leave out of the content comparison and of RV(digest), by name (V(TXT), V(TYPE65534)).
+    type: list
+    elements: str
+    default: []
   max_differences:
     description: How many differing records to list when content differs.
     type: int
@@ -140,6 +154,14 @@ EXAMPLES = r"""
       - "[2001:db8::53]"
     ignore_dnssec: true
   register: transfer
+
+- name: Compare, ignoring TTLs and the records a signer adds
+  dnsops.zonesync.zone_transfer_check:
+    zone: example.com
+    server: 192.0.2.53
+    compare_with: [198.51.100.53]
+    ignore_ttl: true
+    ignore_types: [TYPE65534, NSEC3PARAM]
 
 - name: Ask for the changes since serial 2024061500
   dnsops.zonesync.zone_transfer_check:
@@ -216,9 +238,16 @@ signed_messages:
   returned: always
   type: int
 digest:
-  description: Order-independent SHA-256 based digest of the zone content, to compare copies.
+  description:
+    - Order-independent digest of the zone content, to compare copies; in the spirit of ZONEMD (RFC 8976), the sum
+      of the SHA-256 of every record in canonical form (lower-case owner, type, class, TTL, canonical rdata).
+    - Without TTLs when O(ignore_ttl) is set, and without the types of O(ignore_types) and O(ignore_dnssec).
   returned: after a full transfer
   type: str
+digest_records:
+  description: How many records went into RV(digest).
+  returned: after a full transfer
+  type: int
 skew:
   description: Seconds the server's clock is ahead (positive) or behind (negative) of this host's.
   returned: when status is V(tsig_bad_time)
@@ -263,6 +292,9 @@ compared:
     detail:
       description: What was seen.
       type: str
+    digest:
+      description: The secondary's RV(digest), when its content was read.
+      type: str
     missing:
       description: Records the primary has and the secondary lacks (content compared only).
       type: int
@@ -273,7 +305,9 @@ compared:
       description: Records that differ in data or TTL.
       type: int
     differences:
-      description: Up to O(max_differences) differing record sets, with both sides.
+      description:
+        - Up to O(max_differences) differing record sets, with both sides, names and data in canonical
+          (lower-case) form.
       type: list
       elements: dict
 """
@@ -290,7 +324,7 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
 )
 from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import expand_servers
 from ansible_collections.dnsops.zonesync.plugins.module_utils._tsig import TSIG_ARGSPEC, load_tsig_option
-from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import check_zone_transfer
+from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import check_zone_transfer, rdtype_set
 
 
 def main():
@@ -307,6 +341,7 @@ def main():
             compare_with=dict(type='list', elements='str', default=[]),
             ignore_ttl=dict(type='bool', default=False),
             ignore_dnssec=dict(type='bool', default=False),
+            ignore_types=dict(type='list', elements='str', default=[]),
             max_differences=dict(type='int', default=100),
             timeout=dict(type='float', default=10.0),
         ),
@@ -326,6 +361,7 @@ def main():
             raise ZonesyncError('timeout: must be greater than 0, got %s.' % params['timeout'])
         if params['max_differences'] < 0:
             raise ZonesyncError('max_differences: must be 0 or more.')
+        ignore_types = rdtype_set(params['ignore_types'])
         source = check_ip(params['source'], 'source') if params['source'] else None
         key, warnings = load_tsig_option(params['tsig'])
         for warning in warnings:
@@ -336,7 +372,7 @@ def main():
             zone, server, rdtype=params['type'].upper(), serial=params['serial'], key=key, source=source,
             expect=params['expect'], compare_with=compare, timeout=params['timeout'],
             ignore_ttl=params['ignore_ttl'], ignore_dnssec=params['ignore_dnssec'],
-            max_differences=params['max_differences'],
+            max_differences=params['max_differences'], ignore_types=ignore_types,
             key_name=key.name.to_text(omit_final_dot=True) if key is not None else None)
     except ZonesyncError as exc:
         module.fail_json(msg=str(exc))

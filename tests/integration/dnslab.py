@@ -36,6 +36,7 @@ import fcntl
 import http.server
 import itertools
 import os
+import select
 import shutil
 import signal
 import socket
@@ -1370,6 +1371,91 @@ class CutXfrServer(_ThreadedServer):
     def stop(self):
         self._stopping.set()
         super().stop()
+
+
+def record_axfr(address, zone, port=53, timeout=10.0):
+    """The messages of an unsigned AXFR of ``zone`` from a server, as wires (for replay by a fake server)."""
+    zone_name = dns.name.from_text(_absolute(zone))
+    query = dns.message.make_query(zone_name, 'AXFR')
+    query.flags &= ~dns.flags.RD
+    wire = query.to_wire()
+    messages = []
+    soas = 0
+    with socket.create_connection((address, port), timeout=timeout) as sock:
+        sock.sendall(struct.pack('!H', len(wire)) + wire)
+        while soas < 2:
+            (length,) = struct.unpack('!H', _read_exact(sock, 2))
+            data = _read_exact(sock, length)
+            msg = dns.message.from_wire(data, xfr=True, multi=True, one_rr_per_rrset=True)
+            if msg.rcode() != dns.rcode.NOERROR:
+                raise LabError('AXFR of %s from %s: %s' % (zone, address, dns.rcode.to_text(msg.rcode())))
+            messages.append(data)
+            soas += sum(1 for rrset in msg.answer if rrset.rdtype == dns.rdatatype.SOA and rrset.name == zone_name)
+    return messages
+
+
+class SlowReaderCutXfrServer(_ThreadedServer):
+    """Replays a recorded AXFR over TCP like a primary that cuts off readers that stall (Knot: 500 ms).
+
+    ``messages`` are the wires of an unsigned AXFR (record_axfr()); each is sent with the ID of the
+    query. The accepted socket gets a small SO_SNDBUF, so back-pressure shows as soon as the client
+    stops reading; when nothing can be sent for ``idle_timeout`` seconds the connection is closed
+    and counted in ``cut_off``, a transfer sent to the end in ``completed``. Only TCP is served.
+    """
+
+    def __init__(self, address, port, messages, idle_timeout=0.2, sndbuf=4096):
+        self.address, self.port = address, port
+        self.messages = list(messages)
+        self.idle_timeout = idle_timeout
+        self.sndbuf = sndbuf
+        self.cut_off = 0
+        self.completed = 0
+        self.stalls = []   # the longest wait for the client to read, per connection (seconds)
+        self._threads = []
+        ensure_address(address)
+        lab = self
+
+        class TCPHandler(socketserver.BaseRequestHandler):
+            def handle(self):
+                lab._serve_one(self.request)
+
+        self._serve(_TCPServer((address, port), TCPHandler))
+
+    def _serve_one(self, sock):
+        sock.settimeout(5)
+        try:
+            (length,) = struct.unpack('!H', _read_exact(sock, 2))
+            query = _read_exact(sock, length)
+        except (EOFError, OSError):
+            return
+        qid = query[:2]
+        data = b''.join(struct.pack('!H', len(m)) + qid + m[2:] for m in self.messages)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf)
+        sock.setblocking(False)
+        view = memoryview(data)
+        pos = 0
+        longest = 0.0
+        try:
+            while pos < len(data):
+                waited = time.monotonic()
+                dummy, writable, dummy2 = select.select([], [sock], [], self.idle_timeout)
+                longest = max(longest, time.monotonic() - waited)
+                if not writable:
+                    self.cut_off += 1
+                    return
+                try:
+                    pos += sock.send(view[pos:pos + 65536])
+                except (BlockingIOError, InterruptedError):
+                    continue
+            self.completed += 1
+        except OSError:
+            return
+        finally:
+            self.stalls.append(longest)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class HttpServer(_ThreadedServer):
