@@ -17,6 +17,8 @@
 #   make build        collection tarball in .tmp/build/
 #   make clean        remove .tmp/, tests/output/ and caches (keeps .venv)
 #   make distclean    clean, and remove .venv too
+#   make lab          the containerised lab (site.yml, then check.yml); lab-check, lab-down
+#   make lab-scale    grow the running lab to LAB_ZONES (10000) zones and time check.yml
 #
 # PYTEST_ARGS is passed to both pytest runs. pytest's "no tests collected"
 # (exit 5) is a failure; ALLOW_NO_TESTS=1 turns it into a loud warning.
@@ -51,7 +53,7 @@ export PATH := $(VENV)/bin:$(PATH)
 .PHONY: help test deps venv sanity units integration lint build clean distclean collection-link image molecule bench
 
 help:
-	@sed -n '3,19s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,27s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 test: deps venv sanity units integration lint molecule
 
