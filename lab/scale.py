@@ -103,11 +103,17 @@ def main():
 
     # Wait for every copy with the collection's own module, then time check.yml.
     waited = time.time()
-    wait = subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible'), 'localhost', '-c', 'local', '-i', 'localhost,',
-                           '-m', 'dnsops.zonesync.soa_serial', '-a', json.dumps({
-                               'zones': names, 'servers': [PRIMARY[1], SECONDARY[1], TIER2[1]], 'reference': PRIMARY[1],
-                               'wait_timeout': 900, 'fail_on_divergence': True}),
-                           '-e', 'ansible_python_interpreter=%s' % sys.executable], env=env, capture_output=True, text=True, check=False)
+    wait_vars = os.path.join(STATE, 'scale-wait.json')
+    with open(wait_vars, 'w') as handle:
+        json.dump({'scale_zones': names, 'scale_servers': [PRIMARY[1], SECONDARY[1], TIER2[1]]}, handle)
+    wait_play = os.path.join(STATE, 'scale-wait.yml')
+    with open(wait_play, 'w') as handle:
+        handle.write('- hosts: localhost\n  gather_facts: false\n  tasks:\n    - dnsops.zonesync.soa_serial:\n'
+                     '        zones: "{{ scale_zones }}"\n        servers: "{{ scale_servers }}"\n'
+                     '        reference: "{{ scale_servers[0] }}"\n        wait_timeout: 900\n        fail_on_divergence: true\n')
+    wait = subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), '-c', 'local', '-i', 'localhost,',
+                           wait_play, '-e', '@' + wait_vars, '-e', 'ansible_python_interpreter=%s' % sys.executable],
+                          env=env, capture_output=True, text=True, check=False)
     if wait.returncode != 0:
         print(wait.stdout[-3000:], wait.stderr[-3000:])
         raise SystemExit('scale: the secondaries did not converge')
