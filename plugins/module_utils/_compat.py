@@ -24,6 +24,7 @@ try:
     import dns.rdata
     import dns.rdataclass
     import dns.rdatatype
+    import dns.rrset
 except ImportError:  # the modules check with assert_requirements_present
     pass
 
@@ -72,6 +73,10 @@ def from_wire_unverified(wire, **kwargs):
     except (AttributeError, TypeError):
         stripped, rdata, keyname = _strip_tsig(wire)
         message = dns.message.from_wire(stripped, **kwargs)
+        if rdata is not None:
+            # Keep the record on the message, unverified, as dnspython 2.4+ does:
+            # message.mac (request_mac for the answer) reads it.
+            message.tsig = dns.rrset.from_rdata(keyname, 0, rdata)
         return message, rdata
     tsig = message.tsig[0] if message.tsig else None
     return message, tsig

@@ -217,7 +217,7 @@ class Job(object):
     def dns_query(self):
         """The query as a dnspython message (parsed back from the wire sent), for the full classification."""
         if self.query is None:
-            self.query = dns.message.from_wire(self.wire, keyring=False)
+            self.query = from_wire_unverified(self.wire)[0]
         return self.query
 
 

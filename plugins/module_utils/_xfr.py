@@ -35,6 +35,7 @@ import threading
 import time
 import zlib
 
+from ansible_collections.dnsops.zonesync.plugins.module_utils._compat import from_wire_unverified
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, format_server
 from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import explain
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import serial_compare, serial_distance
@@ -410,12 +411,9 @@ def make_xfr_query(zone, rdtype, serial=None, key=None):
 def _tsig_rdata(wire):
     """The TSIG rdata of a message, unvalidated, or None."""
     try:
-        raw = dns.message.from_wire(wire, keyring=False, xfr=True, multi=True, one_rr_per_rrset=True,
-                                    ignore_trailing=True)
+        return from_wire_unverified(wire, xfr=True, multi=True, one_rr_per_rrset=True, ignore_trailing=True)
     except Exception:
         return None, None
-    tsig = raw.tsig[0] if raw.tsig else None
-    return raw, tsig
 
 
 def classify_error_message(wire, key, local_time):

@@ -35,3 +35,19 @@ def test_from_wire_unverified_agrees_with_the_fallback():
     message, rdata = _compat.from_wire_unverified(signed_refused())
     assert message.rcode() == dns.rcode.REFUSED
     assert rdata.error == dns.rcode.BADTIME
+
+
+def test_fallback_keeps_the_mac_of_a_signed_query(monkeypatch):
+    query = dns.message.make_query('example.test', dns.rdatatype.SOA)
+    query.use_tsig(KEYRING, keyname='xfr-key')
+    wire = query.to_wire()
+    real = dns.message.from_wire
+
+    def like_dnspython_2_3(data, **kwargs):
+        if kwargs.get('keyring') is False:
+            raise AttributeError("'bool' object has no attribute 'name'")
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(dns.message, 'from_wire', like_dnspython_2_3)
+    message, rdata = _compat.from_wire_unverified(wire)
+    assert message.mac == query.mac and rdata.mac == query.mac
