@@ -250,14 +250,20 @@ def test_transfer_cut_mid_stream_is_incomplete(client):
 
 
 def test_http_server_is_named_not_dns(client):
-    """An HTTP server waits for a request line that never comes: a timeout that says why."""
+    """An HTTP server waits for a request line that never comes: a timeout that says why.
+
+    When the random query ID or length happens to contain a newline byte, http.server takes the
+    bytes before it for a request line and answers 400: then the answer itself shows it is HTTP.
+    """
     address = dnslab.allocate_address()
     dnslab.ensure_address(address)
     with dnslab.HttpServer(address, 8080):
         ok, result = xfr(address, port=8080, source=client, timeout=1)
     assert not ok
-    assert result['status'] == 'timeout', result
-    assert 'probably not a DNS server' in result['detail']
+    assert result['status'] in ('timeout', 'malformed'), result
+    assert 'probably not a DNS server' in result['detail'], result
+    if result['status'] == 'malformed':
+        assert 'HTTP/' in result['detail'], result
 
 
 def test_text_banner_is_malformed(client):
