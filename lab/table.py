@@ -11,7 +11,7 @@ def main(path):
     headers = ('zone', 'server', 'role', 'upstream', 'address', 'serial', 'status')
     data = [(r['zone'], r['host'], r['role'], r.get('upstream') or '-', r['address'] or '-',
              '-' if r['serial'] is None else str(r['serial']),
-             r['status'] + (' (%d behind)' % r['lag'] if r['status'] == 'behind' and r.get('lag') else '')) for r in rows]
+             r['status'] + (' by %d' % abs(r['lag']) if r['status'] in ('behind', 'ahead') and r.get('lag') else '')) for r in rows]
     widths = [max([len(h)] + [len(d[i]) for d in data]) for i, h in enumerate(headers)]
     print()
     print('  '.join(h.ljust(w) for h, w in zip(headers, widths)))
