@@ -106,5 +106,13 @@ def netns():
 
 
 @pytest.fixture
+def client():
+    """A source address of our own on lo: the address a secondary would transfer from."""
+    address = dnslab.allocate_address()
+    dnslab.ensure_address(address)
+    return address
+
+
+@pytest.fixture
 def tsig_key():
     return dnslab.make_key

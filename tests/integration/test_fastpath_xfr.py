@@ -58,13 +58,6 @@ def digest_of_zone(zone_obj, **kw):
 
 
 @pytest.fixture
-def client():
-    address = dnslab.allocate_address()
-    dnslab.ensure_address(address)
-    return address
-
-
-@pytest.fixture
 def servers(bind, pdns, tsig_key):
     """The same rich zone on BIND and on PowerDNS (signed on the fly), both allowing the key."""
     key = tsig_key('transfer-key')

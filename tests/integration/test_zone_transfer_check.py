@@ -25,14 +25,6 @@ def xfr(server, zone=ZONE, key=None, port=53, compare=(), **kw):
 
 
 @pytest.fixture
-def client():
-    """A source address of our own on lo: the address a secondary would transfer from."""
-    address = dnslab.allocate_address()
-    dnslab.ensure_address(address)
-    return address
-
-
-@pytest.fixture
 def bind_primary(bind, tsig_key, client):
     key = tsig_key('transfer-key')
     server = bind()
