@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dnsops.zonesync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note: this module_util is private to dnsops.zonesync and may change without notice.
+
+"""What one server really serves: the content digest of each of its zones, and of the primary's zone files.
+
+Serials say which version a server claims to hold; only the records prove it.
+:func:`zone_digests` transfers every zone from one server (normally the host
+itself, over loopback, with the fleet's read-only check key), several at a
+time, and returns each zone's serial and order-independent digest (the same
+digest zone_transfer_check computes). For a primary it also digests the zone
+file the server should have loaded, so that a file the server refused to load,
+or a hand edit, shows as "serves something other than its file".
+
+Records are returned only for the zones named in ``collect``, so that at fleet
+size digests are compared for every zone and records are read only for the
+zones that differ.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, zone_text
+from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import ZoneDigest, textual, transfer
+
+try:
+    import dns.exception
+    import dns.name
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.zone
+except ImportError:
+    pass  # reported by _common.assert_requirements_present
+
+# Records of one zone returned at most, when its records are collected to list differences.
+COLLECT_LIMIT = 5000
+
+
+def _record_lines(held, limit):
+    """Held records as sorted 'owner ttl type rdata' lines, or None when more than ``limit``."""
+    if held is None:
+        return None
+    lines = []
+    for (name, rdtype), rdatas in textual(held).items():
+        for rdata, ttl in rdatas.items():
+            lines.append('%s %d %s %s' % (name, ttl, rdtype, rdata))
+    if len(lines) > limit:
+        return None
+    return sorted(lines)
+
+
+def file_digest(zone, path, collect=False, limit=COLLECT_LIMIT):
+    """Digest of a zone file as a server would load it: {status, serial, digest, records, detail}.
+
+    status is ``ok``, ``missing`` (no such file) or ``unloadable`` (the file does not parse as the zone).
+    """
+    out = {'path': path, 'status': None, 'serial': None, 'digest': None, 'records': None, 'detail': None}
+    if not os.path.exists(path):
+        out.update(status='missing', detail='%s does not exist' % path)
+        return out
+    try:
+        parsed = dns.zone.from_file(path, origin=zone, relativize=False, check_origin=True)
+    except (dns.exception.DNSException, UnicodeDecodeError, ValueError) as exc:
+        out.update(status='unloadable', detail='%s does not load as zone %s: %s'
+                   % (path, zone_text(zone), str(exc) or type(exc).__name__))
+        return out
+    except OSError as exc:
+        out.update(status='unreadable', detail='cannot read %s: %s' % (path, exc.strerror or exc))
+        return out
+    digest = ZoneDigest(zone, collect=collect, hold_limit=limit)
+    for name, node in parsed.nodes.items():
+        for rdataset in node.rdatasets:
+            for rdata in rdataset:
+                digest.add(name, rdataset.ttl, rdata)
+    soa = parsed.get_rdataset(zone, dns.rdatatype.SOA)
+    out.update(status='ok', serial=soa[0].serial if soa else None, digest=digest.hexdigest(), records=digest.count)
+    if collect:
+        out['record_lines'] = _record_lines(digest.held, limit)
+    return out
+
+
+def _one(entry, address, port, key, source, timeout, limit):
+    zone = entry['zone']
+    digest = ZoneDigest(zone, collect=entry['collect'], hold_limit=limit)
+    result = transfer(zone, address, port, key=key, source=source, timeout=timeout, digest=digest)
+    out = {'zone': zone.to_text(omit_final_dot=True), 'status': result['status'], 'serial': result['serial'],
+           'digest': None, 'records': None, 'detail': result.get('detail')}
+    if result.get('skew') is not None:
+        out['skew'] = result['skew']
+    if result['status'] == 'ok':
+        out.update(digest=digest.hexdigest(), records=digest.count)
+        if entry['collect']:
+            out['record_lines'] = _record_lines(digest.held, limit)
+    if entry['file']:
+        out['file'] = file_digest(zone, entry['file'], collect=entry['collect'], limit=limit)
+    return out
+
+
+def zone_digests(zones, address, port=53, key=None, source=None, timeout=10.0, workers=8, collect_limit=COLLECT_LIMIT):
+    """Transfer each zone from ``address`` and digest it.
+
+    ``zones`` is a list of {'zone': dns.name.Name, 'file': path or None, 'collect': bool}.
+    Returns one dictionary per zone, in the same order: zone, status (zone_transfer_check's statuses),
+    serial, digest, records (count), detail, and ``file`` (see file_digest) when a file was given,
+    ``record_lines`` when collected.
+    """
+    if workers < 1:
+        raise ZonesyncError('workers: must be 1 or more, got %s.' % workers)
+    if not zones:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(zones))) as pool:
+        futures = [pool.submit(_one, entry, address, port, key, source, timeout, collect_limit) for entry in zones]
+        return [f.result() for f in futures]
