@@ -46,6 +46,9 @@ except ImportError:
     HAS_NETADDR = False
 
 SERVER_TYPES = ('bind', 'powerdns')
+# The read-only key the checks transfer with: every server accepts it for every zone, from its own address
+# only, so that check.yml can digest each server's copy without opening transfers to anyone else.
+CHECK_KEY_DEFAULT = 'zonesync-check'
 ALGORITHMS = ('hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512', 'hmac-sha1')
 SOA_DEFAULTS = {'refresh': 3600, 'retry': 600, 'expire': 1209600, 'minimum': 300}
 # Record types a zone description may not carry itself: the SOA is generated,
@@ -335,6 +338,42 @@ def _peer(hosts, host, key):
             'server': facts['server'], 'key': key}
 
 
+def _fleet_peer(hosts, host, key, keys, hostvars):
+    peer = _peer(hosts, host, key)
+    peer['check_key'] = check_key_name(keys, hostvars, host)
+    return peer
+
+
+def check_key_name(keys, hostvars, host):
+    """The check key of ``host`` (zonesync_check_key, default zonesync-check) when zonesync_keys defines it.
+
+    None when it is switched off (an empty zonesync_check_key) or not defined yet: the tsig role adds it to
+    zonesync_keys, generating its secret once, so after site.yml every server accepts it.
+    """
+    hv = hostvars.get(host) or {}
+    name = hv.get('zonesync_check_key', CHECK_KEY_DEFAULT)
+    if not name:
+        return None
+    name = str(name).rstrip('.').lower()
+    return name if name in keys else None
+
+
+def _transfer_acl(downstreams, own_address, check_key):
+    """Who may transfer a zone from this host: addresses that must sign, their keys, addresses that need not.
+
+    BIND can require "address AND key" only for one set of addresses and one set of keys per list
+    (!{ !{ addresses; }; any; }; key ...;), so every keyed peer's address goes with every accepted key.
+    The check key adds the host's own address.
+    """
+    keyed = set(d['transfer_source'] for d in downstreams if d['key'])
+    keys = set(k for d in downstreams if d['key'] for k in d['accepted_keys'])
+    if check_key and own_address:
+        keyed.add(own_address)
+        keys.add(check_key)
+    unkeyed = sorted(set(d['transfer_source'] for d in downstreams if not d['key']) - keyed)
+    return {'keyed_sources': sorted(keyed), 'keys': sorted(keys), 'unkeyed_sources': unkeyed}
+
+
 def host_plan(zones, keys, hostvars, host):
     """What ``host`` must serve: its zones as primary or secondary, their peers, and the keys it needs.
 
@@ -352,6 +391,7 @@ def host_plan(zones, keys, hostvars, host):
             _fail('zonesync_server on host %r is %r; it must be "bind" or "powerdns".' % (host, hv.get('zonesync_server')))
     plan_zones = []
     needed_keys = set()
+    check_key = check_key_name(keys, hostvars, host)
     for zone in zones:
         downstreams = [_peer(hosts, s['host'], s['key']) for s in zone['secondaries'] if s['upstream'] == host]
         for d in downstreams:
@@ -370,11 +410,15 @@ def host_plan(zones, keys, hostvars, host):
         if entry is None:
             continue
         entry['downstreams'] = downstreams
+        entry['transfer_acl'] = _transfer_acl(downstreams, own['address'], check_key)
         entry['also_notify'] = sorted(set([d['address'] for d in downstreams] + zone['notify']))
         entry['secondaries'] = [s['host'] for s in zone['secondaries']]
         plan_zones.append(entry)
+    if plan_zones and check_key:
+        needed_keys.add(check_key)
     return {
         'host': host,
+        'check_key': check_key if plan_zones else None,
         'server': own['server'] if own else (hostvars[host] or {}).get('zonesync_server'),
         'listen': own['listen'] if own else None,
         'address': own['address'] if own else None,
@@ -392,11 +436,11 @@ def fleet_plan(zones, keys, hostvars):
     zones, keys, hosts = check_topology(zones, keys, hostvars)
     result = []
     for zone in zones:
-        servers = [_peer(hosts, zone['primary'], None)]
+        servers = [_fleet_peer(hosts, zone['primary'], None, keys, hostvars)]
         servers[0]['role'] = 'primary'
         servers[0]['upstream'] = None
         for sec in zone['secondaries']:
-            peer = _peer(hosts, sec['host'], sec['key'])
+            peer = _fleet_peer(hosts, sec['host'], sec['key'], keys, hostvars)
             peer['role'] = 'secondary'
             peer['upstream'] = sec['upstream']
             peer['upstream_address'] = hosts[sec['upstream']]['address']

@@ -101,3 +101,35 @@ def test_rotation_upstreams_accept_both_keys_secondaries_use_one():
     assert [k['name'] for k in secondary['keys']] == ['xfr-new']
     with pytest.raises(ZonesyncError, match=r"accept_keys\[0\]: key 'gone' is used but not defined"):
         host_plan(zones(accept_keys=['gone']), KEYS, HOSTS, 'hidden')
+
+
+CHECK = {'name': 'zonesync-check', 'algorithm': 'hmac-sha256', 'secret': 'Y2hlY2tjaGVja2NoZWNrY2hlY2tjaGVja2NoZWNrMTI='}
+
+
+def test_check_key_admits_each_host_from_its_own_address_only():
+    plan = host_plan(zones(), KEYS + [CHECK], HOSTS, 'ns1')
+    assert plan['check_key'] == 'zonesync-check'
+    assert sorted(k['name'] for k in plan['keys']) == ['xfr', 'zonesync-check']
+    (zone,) = plan['zones']
+    # tier2 pulls with xfr from its transfer source; ns1 itself may digest its copy with the check key.
+    assert zone['transfer_acl'] == {'keyed_sources': ['10.0.0.2', '10.0.1.4'], 'keys': ['xfr', 'zonesync-check'],
+                                    'unkeyed_sources': []}
+    leaf = host_plan(zones(), KEYS + [CHECK], HOSTS, 'ns2')['zones'][0]
+    assert leaf['transfer_acl'] == {'keyed_sources': ['10.0.0.3'], 'keys': ['zonesync-check'], 'unkeyed_sources': []}
+
+
+def test_without_the_check_key_nothing_extra_is_allowed():
+    leaf = host_plan(zones(), KEYS, HOSTS, 'ns2')
+    assert leaf['check_key'] is None
+    assert leaf['zones'][0]['transfer_acl'] == {'keyed_sources': [], 'keys': [], 'unkeyed_sources': []}
+    off = dict(HOSTS, ns2=dict(HOSTS['ns2'], zonesync_check_key=''))
+    assert host_plan(zones(), KEYS + [CHECK], off, 'ns2')['check_key'] is None
+    servers = fleet_plan(zones(), KEYS + [CHECK], off)[0]['servers']
+    assert [(s['host'], s['check_key']) for s in servers] == [
+        ('hidden', 'zonesync-check'), ('ns1', 'zonesync-check'), ('ns2', None), ('tier2', 'zonesync-check')]
+
+
+def test_unkeyed_peers_are_kept_apart_from_keyed_ones():
+    plan = host_plan(zones(key=None), KEYS + [CHECK], HOSTS, 'hidden')
+    acl = plan['zones'][0]['transfer_acl']
+    assert acl == {'keyed_sources': ['10.0.0.1'], 'keys': ['zonesync-check'], 'unkeyed_sources': ['10.0.0.2', '10.0.0.3']}
