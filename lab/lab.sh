@@ -4,6 +4,7 @@
 #
 #   lab/lab.sh up     build the image if needed, start 4 containers, site.yml, check.yml, print the table
 #   lab/lab.sh check  check.yml again (read-only)
+#   lab/lab.sh site   site.yml again (repairs what drifted), extra arguments go to ansible-playbook
 #   lab/lab.sh down   remove the containers and the network (the key store in .tmp/lab stays)
 set -euo pipefail
 
@@ -64,6 +65,7 @@ up() {
 case ${1:-} in
     up) up ;;
     check) check ;;
+    site) shift; playbook "$root/playbooks/site.yml" "$@" ;;
     down) down; echo "lab: removed" ;;
-    *) echo "usage: $0 up|check|down" >&2; exit 2 ;;
+    *) echo "usage: $0 up|check|site|down" >&2; exit 2 ;;
 esac

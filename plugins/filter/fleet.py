@@ -5,45 +5,54 @@
 
 """Filters that turn soa_serial and zone_transfer_check results into the fleet's state and reports.
 
-Documented in lagging_servers.yml, transfer_targets.yml, exposure_targets.yml, fleet_report.yml, fleet_table.yml,
+Documented in lagging_servers.yml, transfer_targets.yml, path_groups.yml, content_zones.yml, exposure_targets.yml, fleet_report.yml, fleet_table.yml,
 fleet_markdown.yml, fleet_html.yml and fleet_problems_text.yml next to this file.
 """
 
 from __future__ import annotations
 
-from ansible_collections.dnsops.zonesync.plugins.module_utils import _fleet
+from ansible_collections.dnsops.zonesync.plugins.module_utils import _fleet, _fleet_text
 
 
 def lagging_servers(fleet, soa_results):
     return _fleet.lagging(fleet, soa_results)
 
 
-def transfer_targets(fleet, soa_results, all_zones=False):
+def transfer_targets(fleet, soa_results, all_zones=True):
     return _fleet.transfer_targets(fleet, soa_results, all_zones)
+
+
+def path_groups(plan, zones=None):
+    return _fleet.path_groups(plan, zones)
+
+
+def content_zones(plan, zone_dirs):
+    return _fleet.content_zones(plan, zone_dirs)
 
 
 def exposure_targets(fleet, all_zones=False):
     return _fleet.exposure_targets(fleet, all_zones)
 
 
-def fleet_report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None):
-    return _fleet.report(fleet, soa_results, transfer_results, exposure_results, generated_at)
+def fleet_report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None, content=None,
+                 paths=None):
+    return _fleet.report(fleet, soa_results, transfer_results, exposure_results, generated_at, content, paths)
 
 
 def fleet_table(rows):
-    return _fleet.table(rows)
+    return _fleet_text.table(rows)
 
 
 def fleet_problems_text(report):
-    return _fleet.problems_text(report)
+    return _fleet_text.problems_text(report)
 
 
 def fleet_markdown(report):
-    return _fleet.markdown(report)
+    return _fleet_text.markdown(report)
 
 
 def fleet_html(report):
-    return _fleet.html_report(report)
+    return _fleet_text.html_report(report)
 
 
 class FilterModule(object):
@@ -51,6 +60,8 @@ class FilterModule(object):
         return {
             'lagging_servers': lagging_servers,
             'transfer_targets': transfer_targets,
+            'path_groups': path_groups,
+            'content_zones': content_zones,
             'exposure_targets': exposure_targets,
             'fleet_report': fleet_report,
             'fleet_table': fleet_table,

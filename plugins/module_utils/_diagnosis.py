@@ -193,3 +193,152 @@ def explain(status, context):
         'diagnosis': ' '.join(diagnosis.format(**values).split()),
         'remediation': dict((k, ' '.join(v.format(**values).split())) for k, v in remediation.items()),
     }
+
+
+# --------------------------------------------------------------------------
+# Root causes across the fleet (check.yml, the convergence role)
+# --------------------------------------------------------------------------
+#
+# Each text is about one root cause, which may affect many zones and servers;
+# the fix names this collection's own files, variables and playbooks, so that
+# it is right when pasted on a fleet the collection deployed. {site} is the
+# command that puts every server back to the inventory's description.
+
+SITE = 'ansible-playbook -i <inventory> dnsops.zonesync.site'
+
+_SERVICE = {'bind': 'named', 'powerdns': 'pdns'}
+
+_CAUSES = {
+    'primary_unanswered': (
+        'The primary {host} ({address}) gave no serial for {zones_text} ({status}: {detail}). Its secondaries keep '
+        'serving their last copy until SOA expire, then stop answering for those zones.',
+        'Start the server on {host} ("systemctl status {service}"; "journalctl -u {service}" for the reason), and '
+        'check that UDP and TCP 53 reach {address} from the controller. Then re-run check.yml.'),
+    'server_unanswered': (
+        '{host} ({address}) does not answer for {zones_text} ({status}: {detail}).',
+        'Check that {service} runs on {host} ("systemctl status {service}") and listens on {address} '
+        '(zonesync_listen); then re-run {site}, which puts its configuration back.'),
+    'not_serving': (
+        '{host} ({address}) is not authoritative for {zones_text}: the zone is missing from its configuration or its '
+        'copy failed to load or expired.',
+        'Re-run {site}: it writes the zone on {host} and asks it to transfer. If the zone is still missing, read '
+        '"journalctl -u {service}" on {host}.'),
+    'primary_serial_backwards': (
+        'The serial of {zones_text} on the primary {host} went backwards: it serves {serial} while {ahead} hold(s) '
+        '{ahead_serial}. Secondaries never transfer an older serial, so every change on {host} is invisible to them '
+        'until its serial passes theirs (a rebuilt or restored primary).',
+        'Re-run {site}: the roles never leave a primary serial behind the highest serial a secondary of the zone '
+        'serves, so the zone gets serial {next_serial} or later and the secondaries transfer it.'),
+    'serial_not_incremented': (
+        '{zones_text} on the primary {host} serve(s) other records than {others} under the same serial {serial}: the '
+        'zone was changed without incrementing its serial, so the secondaries keep their old copy.',
+        'Re-run {site} -e \'{{"zonesync_bump_serials": [{zones_json}]}}\': the zone files are written from the '
+        'inventory with the next serial, and the secondaries transfer them. Never edit a zone file the collection '
+        'manages by hand; change zonesync_zones instead.'),
+    'copy_differs': (
+        '{host} serves other records for {zones_text} than its upstream {upstream} under the same serial {serial}: it '
+        'does not serve a copy transferred from {upstream} (the zone is configured differently there, or its file was '
+        'edited).',
+        'Re-run {site}: it writes the zone on {host} as a secondary of {upstream} again. Then re-run check.yml.'),
+    'zone_file_not_loaded': (
+        'The zone file {path} of {zones_text} on the primary {host} does not load ({detail}). {host} keeps serving its '
+        'last good copy (serial {serial}): the change in the file is not live anywhere.',
+        'Re-run {site}: it writes the file from the inventory and checks it with named-checkzone/zone2sql before it '
+        'goes live. Never edit a zone file the collection manages by hand; change zonesync_zones instead.'),
+    'primary_not_serving_file': (
+        'The primary {host} serves other records for {zones_text} (serial {serial}) than its zone file {path} holds '
+        '(serial {file_serial}): the file was changed and not loaded, or it failed to load.',
+        'Re-run {site}: it writes the file from the inventory with the next serial and reloads the zone.'),
+    'upstream_lags': (
+        '{host} lags for {zones_text} because its upstream {upstream} lags too: it cannot get what {upstream} does not '
+        'have yet.',
+        'Fix {upstream} first (see its own problem); {host} follows through NOTIFY from {upstream}.'),
+    'not_refreshed': (
+        'The transfer of {zones_text} from {upstream} works from {host}\'s address with the inventory\'s key, yet '
+        '{host} has not taken the new serial: {host} itself is configured otherwise than the inventory says (another '
+        'primary address or key secret), or it has not been told (NOTIFY lost) and waits for its refresh timer.',
+        'Re-run {site}: it puts the zone configuration of {host} back and makes {host} transfer the zones that lag. '
+        'Then re-run check.yml.'),
+    'lagging_unchecked': (
+        '{host} lags behind {upstream} for {zones_text}, and no transfer from {host} was tried, so the cause is not '
+        'known yet.',
+        'Run check.yml: it tries every zone\'s transfer from each secondary, as the secondary itself pulls, and '
+        'names the cause.'),
+    'content_unverified': (
+        'The copies of {zones_text} on {host} could not be read for comparison: {detail}. Their serials agree, but '
+        'their records are not proven to match the primary\'s.',
+        'Re-run {site}: it installs the read-only check key named by zonesync_check_key (default zonesync-check) on '
+        'every server, accepted from the server\'s own address only (an empty zonesync_check_key switches content '
+        'proof off). Then re-run check.yml.'),
+    'check_failed': (
+        'The check could not run on {host}: {detail}. Nothing is known about what {host} serves, so the fleet is not '
+        'proven in sync.',
+        'Make {host} reachable for Ansible (ansible -i <inventory> {host} -m ansible.builtin.ping) and give it the '
+        'collection\'s requirements (dnspython, netaddr), then re-run check.yml.'),
+    'open_transfer': (
+        '{host} ({address}) hands out {zones_text} to the controller, which is in no transfer ACL: anyone at that '
+        'address can copy the zone.',
+        'Re-run {site}: allow-transfer (BIND) and allow-axfr-ips/TSIG-ALLOW-AXFR (PowerDNS) are written from the '
+        'topology, and the firewall role opens TCP 53 only to the secondaries.'),
+    # Transfer failures from a secondary to its upstream, grouped by (status, secondary, upstream, key).
+    'refused': (
+        '{upstream} ({upstream_address}) refuses to transfer {zones_text} to {host} (from {source}{keytext}): its '
+        'transfer ACL does not admit that address with that key.',
+        'site.yml writes {upstream}\'s ACL from the topology for {host} sending from {source}. If {host} really sends '
+        'from another address, set zonesync_transfer_source for {host} to it; then re-run {site}.'),
+    'not_authoritative_upstream': (
+        '{upstream} ({upstream_address}) does not serve {zones_text}, which {host} pulls from it: the upstream lacks '
+        'the zone, or {host} asks the wrong server.',
+        'Re-run {site}: it configures the zone on {upstream}. If the topology names the wrong upstream, correct '
+        'zonesync_zones ({host}\'s entry in secondaries) first.'),
+    'tsig_bad_key': (
+        '{upstream} does not know the key {key} (or knows it with another algorithm) that {host} signs {zones_text} '
+        'with (BADKEY).',
+        'Re-run {site}: it writes key {key} from zonesync_keys on every server whose zones use it.'),
+    'tsig_bad_signature': (
+        '{upstream} knows the key {key}, but with another secret than the inventory\'s (BADSIG) for {zones_text}.',
+        'Re-run {site}: it writes the inventory\'s secret of {key} on every server. If the secret was rotated by hand, '
+        'put the new one in zonesync_keys first.'),
+    'tsig_bad_time': (
+        'The clocks of {host} and {upstream} differ by {skew_text}, more than TSIG\'s 300 s, so every signed transfer '
+        'of {zones_text} fails (BADTIME).',
+        'Synchronise both clocks (chrony or systemd-timesyncd; "timedatectl" shows the state). site.yml\'s ntp_check '
+        'role fails on a host whose clock is off.'),
+    'tsig_unsigned_response': (
+        '{upstream} answers {host}\'s signed request for {zones_text} without a signature: it does not accept key '
+        '{key} for these zones (PowerDNS answers a bad key this way).',
+        'Re-run {site}: it writes key {key} and the zones\' TSIG-ALLOW-AXFR on {upstream}.'),
+    'tcp_unreachable': (
+        '{upstream} ({upstream_address}) answers over UDP, but TCP 53 does not connect from {host} ({source}): '
+        'zone transfers use TCP, so {zones_text} cannot be transferred.',
+        'On {upstream}, "nft list table inet zonesync" must show {source} in set transfer_v4/transfer_v6: re-run '
+        '{site} to write it. If it is there, another firewall drops TCP 53 ("nft list ruleset" on {upstream} and '
+        '{host}, and any firewall between).'),
+    'upstream_down': (
+        '{upstream} ({upstream_address}) does not answer {host} for {zones_text} ({status}: {detail}).',
+        'Check that {upstream_service} runs on {upstream} and listens on {upstream_address}; check the network '
+        'between {host} and {upstream}.'),
+    'transfer_broken': (
+        'The transfer of {zones_text} from {upstream} to {host} fails: {status}: {detail}.',
+        'Read "journalctl -u {upstream_service}" on {upstream} for the zone; re-run {site}, then check.yml.'),
+}
+
+
+def fleet_cause(kind, context):
+    """Return (diagnosis, remediation) for one root cause, filled from ``context``."""
+    values = dict((k, v) for k, v in context.items() if v is not None)
+    values.setdefault('site', SITE)
+    values.setdefault('detail', 'no detail')
+    values['service'] = _SERVICE.get(values.get('server'), 'the DNS server')
+    values['upstream_service'] = _SERVICE.get(values.get('upstream_server'), 'the DNS server')
+    values['keytext'] = ', key %s' % values['key'] if values.get('key') else ', unsigned'
+    skew = context.get('skew')
+    values['skew_text'] = ('%d s' % abs(skew)) if skew is not None else 'more than 300 s'
+
+    class _Missing(dict):
+        def __missing__(self, name):
+            return '<%s>' % name
+
+    diagnosis, remediation = _CAUSES[kind]
+    return (' '.join(diagnosis.format_map(_Missing(values)).split()),
+            ' '.join(remediation.format_map(_Missing(values)).split()))

@@ -5,15 +5,39 @@
 
 # Note: this module_util is private to dnsops.zonesync and may change without notice.
 
-"""The fleet's state, from soa_serial and zone_transfer_check results: what lags, tables, reports.
+"""The fleet's state from the checks' results, and the root cause of everything that is wrong.
 
 Pure functions over the topology's fleet plan (see _topology.fleet_plan) and
-the modules' registered results, used by the convergence role and check.yml.
+the modules' registered results, used by the convergence role and check.yml:
+
+* soa_serial: the serial every server claims;
+* zone_content run on each server against itself: the digest of what it
+  really serves (and, on a primary, of its zone file);
+* zone_content (or zone_transfer_check) run on each secondary against its
+  upstream, from its own address with its key: whether the next transfer works;
+* zone_transfer_check from the controller with expect=refused: exposure.
+
+Every zone x server pair gets a row; every row that is wrong points at one
+root cause, and a cause carries one diagnosis and one fix for all the zones and
+servers it affects. A check that could not run is a cause too: the report is
+green only when every check ran and nothing is wrong.
 """
 
 from __future__ import annotations
 
-import html
+from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import explain, fleet_cause
+from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import serial_distance
+
+# Transfer statuses that are a refusal by the upstream, each with its own cause text.
+_TRANSFER_CAUSES = {
+    'refused': 'refused', 'not_authoritative': 'not_authoritative_upstream', 'tsig_bad_key': 'tsig_bad_key',
+    'tsig_bad_signature': 'tsig_bad_signature', 'tsig_bad_time': 'tsig_bad_time',
+    'tsig_unsigned_response': 'tsig_unsigned_response', 'tcp_unreachable': 'tcp_unreachable',
+    'unreachable': 'upstream_down', 'timeout': 'upstream_down',
+}
+# SOA statuses of a server that holds the zone and answered.
+_ANSWERED = ('in_sync', 'behind', 'ahead', 'not_comparable')
+_ZONES_SHOWN = 5
 
 
 def _zone_key(name):
@@ -45,7 +69,7 @@ def matrix(fleet, soa_results):
                 'zone': zone['zone'], 'host': server['host'], 'role': server['role'], 'address': server['address'],
                 'server': server.get('server'), 'upstream': server.get('upstream'),
                 'upstream_address': server.get('upstream_address'), 'transfer_source': server.get('transfer_source'),
-                'key': server.get('key'), 'serial': seen.get('serial'),
+                'key': server.get('key'), 'check_key': server.get('check_key'), 'serial': seen.get('serial'),
                 'reference_serial': seen.get('reference_serial'),
                 'status': seen.get('status', 'not_checked'), 'lag': seen.get('lag'), 'error': seen.get('error'),
             })
@@ -57,12 +81,12 @@ def lagging(fleet, soa_results):
     return [row for row in matrix(fleet, soa_results) if row['status'] != 'in_sync']
 
 
-def transfer_targets(fleet, soa_results, all_zones=False):
-    """The transfers check.yml tries from each secondary.
+def transfer_targets(fleet, soa_results, all_zones=True):
+    """The transfers to try from each secondary against its upstream.
 
-    Every zone that lags, plus one zone per distinct (secondary, upstream, key),
-    so that a path or key that would break the next transfer shows even while
-    everything is in sync. ``all_zones`` tries every zone on every secondary.
+    Every zone x secondary path by default, so that a break that concerns some zones only (a per-zone ACL or key)
+    is never missed. ``all_zones=False`` keeps every zone that lags plus one zone per distinct (secondary,
+    upstream, key).
     """
     targets = []
     seen_pairs = set()
@@ -74,6 +98,39 @@ def transfer_targets(fleet, soa_results, all_zones=False):
             seen_pairs.add(pair)
             targets.append(row)
     return targets
+
+
+def path_groups(plan, zones=None):
+    """The zones a host pulls, grouped by (upstream address, key): one zone_content call per group.
+
+    ``plan`` is the host's plan (_topology.host_plan); ``zones``, when given, limits the groups to those zones
+    (the convergence role: the zones that lag).
+    """
+    wanted = set(_zone_key(z) for z in zones) if zones is not None else None
+    groups = {}
+    for zone in plan.get('zones') or []:
+        if zone['role'] != 'secondary' or (wanted is not None and _zone_key(zone['name']) not in wanted):
+            continue
+        upstream = zone['upstream']
+        key = (upstream['address'], upstream.get('key') or '')
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {'upstream': upstream['host'], 'upstream_address': upstream['address'],
+                                   'source': plan.get('transfer_source'), 'key': upstream.get('key'), 'zones': []}
+        group['zones'].append(zone['name'])
+    return [groups[k] for k in sorted(groups)]
+
+
+def content_zones(plan, zone_dirs):
+    """The zones of a host's plan as zone_content takes them: primaries with the zone file the server loads."""
+    directory = (zone_dirs or {}).get(plan.get('server'))
+    out = []
+    for zone in plan.get('zones') or []:
+        if zone['role'] == 'primary' and directory:
+            out.append({'name': zone['name'], 'file': '%s/%s.zone' % (directory.rstrip('/'), zone['name'])})
+        else:
+            out.append(zone['name'])
+    return out
 
 
 def exposure_targets(fleet, all_zones=False):
@@ -90,13 +147,78 @@ def exposure_targets(fleet, all_zones=False):
     return out
 
 
-def _upstream_server(fleet, zone, host):
-    for entry in fleet:
-        if entry['zone'] == zone:
-            for server in entry['servers']:
-                if server['host'] == host:
-                    return server.get('server')
+# --------------------------------------------------------------------------
+# The modules' registered results, indexed
+# --------------------------------------------------------------------------
+
+def _calls(registered):
+    """The single results of a registered variable: itself, or each entry of a loop's ``results``."""
+    if not isinstance(registered, dict):
+        return []
+    if isinstance(registered.get('results'), list):
+        return [r for r in registered['results'] if isinstance(r, dict)]
+    return [registered]
+
+
+def _failure(call):
+    """Why a module call gave no usable result, or None when it did."""
+    if call.get('unreachable'):
+        return 'the host was unreachable: %s' % (call.get('msg') or 'no detail')
+    if call.get('failed') and not call.get('zones') and not call.get('status'):
+        return 'the check failed: %s' % (call.get('msg') or call.get('module_stderr') or 'no detail')
     return None
+
+
+class _Seen(object):
+    """What each host reported: its own copies (content) and its transfers from its upstream (paths)."""
+
+    def __init__(self, content, paths, transfer_results):
+        self.content = {}
+        self.content_hosts = set(content or {})
+        self.content_failed = {}
+        self.content_skipped = set()
+        self.paths = {}
+        self.paths_failed = {}
+        for host, registered in (content or {}).items():
+            self._read_content(host, registered)
+        for host, registered in (paths or {}).items():
+            if not registered:
+                continue
+            for call in _calls(registered):
+                self._read_path(host, call)
+        for host, call in _transfers(transfer_results):
+            self._read_path(host, call)
+
+    def _read_content(self, host, registered):
+        calls = _calls(registered) if registered else []
+        if not calls:
+            self.content_failed[host] = 'no result from this host (it was unreachable, or the play stopped on it)'
+        for call in calls:
+            if call.get('skipped'):
+                self.content_skipped.add(host)
+                continue
+            failure = _failure(call)
+            if failure:
+                self.content_failed[host] = failure
+                continue
+            for entry in call.get('zones') or []:
+                self.content[(_zone_key(entry['zone']), host)] = entry
+
+    def _read_path(self, host, call):
+        if call.get('skipped'):
+            return
+        item = call.get('item') if isinstance(call.get('item'), dict) else {}
+        failure = _failure(call)
+        if failure:
+            self.paths_failed[host] = failure
+            return
+        if call.get('zones') is not None:
+            for entry in call['zones']:
+                self.paths[(_zone_key(entry['zone']), host)] = entry
+            return
+        zone = item.get('zone') or item.get('name') or call.get('zone')
+        if zone:
+            self.paths[(_zone_key(zone), host)] = call
 
 
 def _transfers(transfer_results):
@@ -126,165 +248,332 @@ def _exposures(exposure_results):
             yield item, result
 
 
-def diagnoses(fleet, soa_results, transfer_results):
-    """Rows that lag, each with the transfer check run from that secondary (when there was one)."""
-    by_pair = {}
-    for host, result in _transfers(transfer_results):
-        by_pair[(_zone_key(result['item'].get('zone') or result['item'].get('name')), host)] = result
-    out = []
-    for row in lagging(fleet, soa_results):
-        check = by_pair.get((_zone_key(row['zone']), row['host']))
-        entry = dict(row)
-        if check is not None and not check.get('skipped'):
-            upstream_server = _upstream_server(fleet, row['zone'], row['upstream']) or 'bind'
-            remediation = check.get('remediation') or {}
-            entry.update(transfer_status=check.get('status'), diagnosis=check.get('diagnosis') or check.get('msg'),
-                         remediation=remediation.get(upstream_server) if isinstance(remediation, dict) else remediation)
-            if check.get('status') == 'ok':
-                entry['diagnosis'] = ('%s can transfer %s from %s (%s) with its key, so the path and the key work; it has '
-                                      'not refreshed yet. NOTIFY from %s may not reach it, or its refresh timer has not '
-                                      'fired.' % (row['host'], row['zone'], row['upstream'], row['upstream_address'], row['upstream']))
-                entry['remediation'] = ('Force a refresh: ansible-playbook dnsops.zonesync.retransfer -l %s; check that '
-                                        '%s sends NOTIFY from an address %s accepts (notify-source / query-local-address).'
-                                        % (row['host'], row['upstream'], row['host']))
-        elif row['role'] == 'primary':
-            entry.update(transfer_status=None,
-                         diagnosis='The primary %s (%s) gave no usable serial for %s: %s.' % (
-                             row['host'], row['address'], row['zone'], row['error'] or row['status']),
-                         remediation='Check that the zone loads on %s (named-checkzone, or pdnsutil check-zone) and that '
-                                     'UDP 53 from the controller reaches it.' % row['host'])
-        else:
-            entry.update(transfer_status=None, diagnosis=row['error'] or row['status'], remediation=None)
-        out.append(entry)
-    return out
+# --------------------------------------------------------------------------
+# Root causes
+# --------------------------------------------------------------------------
+
+class _Causes(object):
+    """Problems grouped by root cause: each cause has one diagnosis, one fix and the rows it affects."""
+
+    def __init__(self):
+        self.causes = {}
+        self.order = []
+
+    def add(self, key, kind, row, status, context, detail=None):
+        cause = self.causes.get(key)
+        if cause is None:
+            cause = self.causes[key] = {'id': 'C%d' % (len(self.order) + 1), 'kind': kind, 'context': dict(context),
+                                        'affects': [], 'zones': []}
+            self.order.append(key)
+        if row['zone'] not in cause['zones']:
+            cause['zones'].append(row['zone'])
+        cause['affects'].append({'zone': row['zone'], 'host': row['host']})
+        if not row.get('cause'):
+            # A row shows its first cause; every cause still lists all the rows it affects.
+            row['cause'] = cause['id']
+            row['cause_kind'] = kind
+            row['problem'] = status
+            if detail:
+                row['detail'] = detail
+        return cause
+
+    def finish(self):
+        out = []
+        for key in self.order:
+            cause = self.causes[key]
+            zones = cause['zones']
+            context = dict(cause['context'])
+            context['zones_text'] = ', '.join(zones[:_ZONES_SHOWN]) + (
+                ' and %d more zone(s)' % (len(zones) - _ZONES_SHOWN) if len(zones) > _ZONES_SHOWN else '')
+            context['zones_json'] = ', '.join('"%s"' % z for z in zones)
+            diagnosis, remediation = fleet_cause(cause['kind'], context)
+            hosts = sorted(set(a['host'] for a in cause['affects']))
+            out.append({'id': cause['id'], 'kind': cause['kind'], 'diagnosis': diagnosis, 'remediation': remediation,
+                        'zones': len(zones), 'servers': hosts, 'affects': cause['affects']})
+        return out
 
 
-def problems_text(data):
-    """Every problem as an operator reads it: where, what, why, and the fix."""
-    lines = []
-    for p in data['problems']:
-        head = '- %s on %s (%s, %s): %s' % (p['zone'], p['host'], p.get('role') or '-', p.get('address') or '-', p['status'])
-        if p.get('serial') is not None:
-            head += ', serial %s' % p['serial']
-        if p.get('reference_serial') is not None and p['status'] != 'open_transfer':
-            head += ', primary has %s' % p['reference_serial']
-        lines.append(head + '.')
-        why = p.get('diagnosis') or ''
-        if p.get('transfer_status'):
-            why = 'Transfer check from %s to %s: %s. %s' % (p['host'], p.get('upstream') or 'its upstream', p['transfer_status'], why)
-        lines.append('  ' + why.strip())
-        lines.append('  Fix: %s' % (p.get('remediation') or 'see the transfer check above'))
-    return '\n'.join(lines)
-
-
-def table(rows, width=None):
-    """A plain-text table of zone x server rows, for the terminal."""
-    headers = ['zone', 'server', 'role', 'address', 'serial', 'status']
-    data = []
+def _by_zone(rows):
+    zones = {}
     for row in rows:
-        status = row['status']
-        if row.get('lag') and status in ('behind', 'ahead'):
-            status = '%s by %d' % (status, abs(row['lag']))
-        data.append([row['zone'], row['host'], row['role'], row['address'] or '-',
-                     '-' if row['serial'] is None else str(row['serial']), status])
-    widths = [max([len(h)] + [len(r[i]) for r in data]) for i, h in enumerate(headers)]
-    lines = ['  '.join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip(),
-             '  '.join('-' * w for w in widths)]
-    for r in data:
-        lines.append('  '.join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
-    return lines
+        zones.setdefault(row['zone'], []).append(row)
+    return zones
 
 
-def report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None):
-    """The whole check as one dictionary (the JSON report)."""
+def _tiers(zone_rows):
+    """The zone's rows, each upstream before the servers that pull from it."""
+    done = []
+    placed = set()
+    pending = list(zone_rows)
+    while pending:
+        progress = False
+        for row in list(pending):
+            if row['role'] == 'primary' or row['upstream'] in placed:
+                done.append(row)
+                placed.add(row['host'])
+                pending.remove(row)
+                progress = True
+        if not progress:  # an upstream outside the zone: keep the rest in their order
+            done.extend(pending)
+            break
+    return done
+
+
+def _content_of(seen, row, expect_content):
+    """(state, entry): state is 'read', 'failed', 'unverified' or None (content not part of this check)."""
+    if not expect_content or row['host'] not in seen.content_hosts:
+        return None, None
+    entry = seen.content.get((_zone_key(row['zone']), row['host']))
+    if entry is not None:
+        return ('read' if entry.get('status') == 'ok' else 'unreadable'), entry
+    if row['host'] in seen.content_failed:
+        return 'failed', {'detail': seen.content_failed[row['host']]}
+    if row['host'] in seen.content_skipped or not row.get('check_key'):
+        return 'unverified', {'detail': 'no read-only check key is installed on %s' % row['host']}
+    return 'failed', {'detail': 'no content result for this zone from %s' % row['host']}
+
+
+def _analyse_primary(causes, row, seen, expect_content):
+    """The primary's own problems; returns its content entry when its served copy was read."""
+    ctx = {'host': row['host'], 'address': row['address'], 'server': row['server'], 'serial': row['serial'],
+           'status': row['status'], 'detail': row.get('error'), 'check_key': row.get('check_key')}
+    if row['status'] not in _ANSWERED:
+        kind = 'primary_unanswered'
+        causes.add(('primary_unanswered', row['host'], row['status']), kind, row, row['status'], ctx, row.get('error'))
+        return None
+    state, entry = _content_of(seen, row, expect_content)
+    if state == 'read':
+        row['content'] = 'read'
+        file = entry.get('file') or {}
+        if file.get('status') and file['status'] != 'ok':
+            ctx.update(path=file.get('path'), detail=file.get('detail'), serial=entry.get('serial'))
+            causes.add(('zone_file_not_loaded', row['host']), 'zone_file_not_loaded', row, 'zone_file_not_loaded',
+                       ctx, file.get('detail'))
+        elif file.get('digest') and file['digest'] != entry.get('digest'):
+            ctx.update(path=file.get('path'), file_serial=file.get('serial'), serial=entry.get('serial'))
+            causes.add(('primary_not_serving_file', row['host']), 'primary_not_serving_file', row,
+                       'primary_not_serving_file', ctx,
+                       'serves serial %s, its file holds serial %s with other records' % (entry.get('serial'),
+                                                                                       file.get('serial')))
+        return entry
+    if state is not None:
+        _content_problem(causes, row, state, entry, ctx)
+    return None
+
+
+def _content_problem(causes, row, state, entry, ctx):
+    row['content'] = state
+    ctx = dict(ctx, detail=entry.get('detail'))
+    if state == 'failed':
+        causes.add(('check_failed', row['host']), 'check_failed', row, 'check_failed', ctx, entry.get('detail'))
+    elif state == 'unreadable':
+        ctx['detail'] = '%s: %s' % (entry.get('status'), entry.get('detail'))
+        causes.add(('content_unverified', row['host'], entry.get('status')), 'content_unverified', row,
+                   'content_unverified', ctx, ctx['detail'])
+    else:
+        causes.add(('content_unverified', row['host'], 'no_key'), 'content_unverified', row, 'content_unverified',
+                   ctx, entry.get('detail'))
+
+
+def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_entry, expect_content, entries):
+    ctx = {'host': row['host'], 'address': row['address'], 'server': row['server'], 'upstream': row['upstream'],
+           'upstream_address': row['upstream_address'], 'source': row['transfer_source'], 'key': row['key'],
+           'serial': row['serial'], 'status': row['status'], 'detail': row.get('error'),
+           'check_key': row.get('check_key')}
+    upstream_row = rows_by_host.get(row['upstream'])
+    ctx['upstream_server'] = upstream_row['server'] if upstream_row else None
+    path = seen.paths.get((_zone_key(row['zone']), row['host']))
+    if row['status'] == 'not_checked':
+        return
+    if primary_row.get('cause_kind') == 'primary_unanswered':
+        # Nothing to compare with: the primary's own cause says it all; a secondary that still answers is fine.
+        if row['status'] not in _ANSWERED:
+            causes.add(('primary_unanswered', primary_row['host'], primary_row['status']), 'primary_unanswered', row,
+                       row['status'], {})
+        return
+    if row['status'] == 'ahead':
+        pctx = {'host': primary_row['host'], 'serial': primary_row['serial'], 'ahead': row['host'],
+                'ahead_serial': row['serial'], 'next_serial': (row['serial'] + 1) % 4294967296}
+        cause = causes.add(('primary_serial_backwards', primary_row['host']), 'primary_serial_backwards', row,
+                           'primary_serial_backwards', pctx,
+                           'holds serial %s, the primary serves the older %s' % (row['serial'], primary_row['serial']))
+        _merge_ahead(cause, row)
+        return
+    if row['status'] not in _ANSWERED:
+        kind = 'not_serving' if row['status'] in ('not_authoritative', 'servfail') else 'server_unanswered'
+        causes.add((kind, row['host'], row['status']), kind, row, row['status'], ctx, row.get('error'))
+        return
+    if row['status'] == 'behind' or row['status'] == 'not_comparable':
+        if upstream_row is not None and upstream_row['role'] == 'secondary' and upstream_row.get('cause') \
+                and upstream_row['status'] != 'in_sync':
+            # Its upstream lags: the upstream's cause is this row's cause too.
+            cause = causes.causes[_cause_key_of(causes, upstream_row)]
+            cause['affects'].append({'zone': row['zone'], 'host': row['host']})
+            row['cause'] = cause['id']
+            row['cause_kind'] = cause['kind']
+            row['problem'] = row['status']
+            row['detail'] = 'its upstream %s lags too' % row['upstream']
+            return
+        _path_cause(causes, row, path, ctx, lagging=True)
+        return
+    # In sync by serial: the next transfer must work, and the records must be the primary's.
+    if path is not None and path.get('status') not in (None, 'ok'):
+        _path_cause(causes, row, path, ctx, lagging=False)
+    elif row['host'] in seen.paths_failed:
+        ctx['detail'] = seen.paths_failed[row['host']]
+        causes.add(('check_failed', row['host']), 'check_failed', row, 'check_failed', ctx, ctx['detail'])
+    state, entry = _content_of(seen, row, expect_content)
+    if state is None:
+        return
+    if state != 'read':
+        if not row.get('cause'):
+            _content_problem(causes, row, state, entry, ctx)
+        return
+    row['content'] = 'read'
+    entries[row['host']] = entry
+    if primary_entry is None:
+        return
+    if entry.get('digest') == primary_entry.get('digest'):
+        row['content'] = 'match'
+        return
+    row['content'] = 'differs'
+    dist = serial_distance(primary_entry.get('serial'), entry.get('serial')) \
+        if primary_entry.get('serial') is not None and entry.get('serial') is not None else None
+    if dist:
+        # The serial moved between the SOA check and the transfer: it lags after all.
+        row['status'] = 'behind' if dist > 0 else 'ahead'
+        row['serial'] = entry.get('serial')
+        row['lag'] = dist
+        _path_cause(causes, row, path, ctx, lagging=True)
+        return
+    upstream_entry = entries.get(row['upstream'])
+    if row['upstream'] != primary_row['host'] and upstream_entry is not None \
+            and upstream_entry.get('digest') != entry.get('digest'):
+        ctx['serial'] = entry.get('serial')
+        causes.add(('copy_differs', row['host'], row['upstream']), 'copy_differs', row, 'copy_differs', ctx,
+                   'same serial %s as %s, other records' % (entry.get('serial'), row['upstream']))
+        return
+    pctx = {'host': primary_row['host'], 'serial': entry.get('serial')}
+    cause = causes.add(('serial_not_incremented', primary_row['host']), 'serial_not_incremented', row,
+                       'serial_not_incremented', pctx,
+                       'same serial %s as the primary, other records (%s records here, %s on the primary)'
+                       % (entry.get('serial'), entry.get('records'), primary_entry.get('records')))
+    others = cause['context'].setdefault('others_list', [])
+    if row['host'] not in others:
+        others.append(row['host'])
+    cause['context']['others'] = ', '.join(others)
+
+
+def _merge_ahead(cause, row):
+    ahead = cause['context'].setdefault('ahead_list', [])
+    if row['host'] not in ahead:
+        ahead.append(row['host'])
+    cause['context']['ahead'] = ', '.join(ahead)
+    best = cause['context'].get('max_serial')
+    if best is None or (serial_distance(best, row['serial']) or 0) < 0:
+        cause['context'].update(max_serial=row['serial'], ahead_serial=row['serial'],
+                                next_serial=(row['serial'] + 1) % 4294967296)
+
+
+def _cause_key_of(causes, row):
+    for key, cause in causes.causes.items():
+        if cause['id'] == row['cause']:
+            return key
+    raise KeyError(row['cause'])
+
+
+def _path_cause(causes, row, path, ctx, lagging):
+    status = row['status'] if lagging else 'transfer_failing'
+    if path is None:
+        if lagging:
+            ctx['detail'] = 'no transfer was tried from %s for this zone' % row['host']
+            causes.add(('lagging_unchecked', row['host'], row['upstream']), 'lagging_unchecked', row, status, ctx,
+                       ctx['detail'])
+        return
+    result = path.get('status')
+    ctx = dict(ctx, detail=path.get('detail') or path.get('diagnosis'), skew=path.get('skew'), status=result)
+    if result == 'ok':
+        if lagging:
+            causes.add(('not_refreshed', row['host'], row['upstream']), 'not_refreshed', row, status, ctx,
+                       'the transfer from %s works; %s has not refreshed' % (row['upstream'], row['host']))
+        return
+    kind = _TRANSFER_CAUSES.get(result, 'transfer_broken')
+    cause = causes.add((kind, row['host'], row['upstream'], row['key'], result), kind, row, status, ctx,
+                       '%s from %s: %s' % (result, row['upstream'], ctx['detail']))
+    row['transfer_status'] = result
+    remediation = path.get('remediation')
+    if not remediation:
+        remediation = explain(result, {'zone': row['zone'], 'server': row['upstream_address'],
+                                       'source': row['transfer_source'], 'key': row['key'],
+                                       'skew': path.get('skew'), 'detail': path.get('detail')})['remediation']
+    row['server_fix'] = remediation.get(ctx.get('upstream_server') or 'bind') if isinstance(remediation, dict) \
+        else remediation
+    return cause
+
+
+def report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None, content=None,
+           paths=None):
+    """The whole check as one dictionary (the JSON report).
+
+    ``content``: host -> what zone_content registered on that host against itself (None: content is not part
+    of this check). ``paths``: host -> what zone_content registered on that host against its upstreams (one
+    call or a loop). ``transfer_results``: zone_transfer_check results of transfers from secondaries (a list of
+    loop results whose item has zone and host, or host -> registered loop variable).
+    """
+    expect_content = content is not None
+    seen = _Seen(content, paths, transfer_results)
     rows = matrix(fleet, soa_results)
-    problems = diagnoses(fleet, soa_results, transfer_results)
-    # A secondary in sync today whose transfer fails now will fall behind at the next change.
+    causes = _Causes()
+    for zone, zone_rows in _by_zone(rows).items():
+        rows_by_host = dict((r['host'], r) for r in zone_rows)
+        ordered = _tiers(zone_rows)
+        primary_row = ordered[0]
+        primary_entry = _analyse_primary(causes, primary_row, seen, expect_content)
+        entries = {primary_row['host']: primary_entry} if primary_entry else {}
+        for row in ordered[1:]:
+            _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_entry, expect_content, entries)
+    # A secondary whose own check could not run: named once per host.
+    for host, detail in sorted(seen.paths_failed.items()):
+        for row in rows:
+            if row['host'] == host and row['role'] == 'secondary' and not row.get('cause'):
+                causes.add(('check_failed', host), 'check_failed', row, 'check_failed',
+                           {'host': host, 'detail': detail}, detail)
     index = dict(((r['zone'], r['host']), r) for r in rows)
-    for host, result in _transfers(transfer_results):
-        zone = _zone_key(result['item'].get('zone') or result['item'].get('name'))
-        row = index.get((zone, host))
-        if row is None or row['status'] != 'in_sync' or result.get('status') in (None, 'ok') or result.get('skipped'):
-            continue
-        remediation = result.get('remediation') or {}
-        upstream_server = _upstream_server(fleet, row['zone'], row['upstream']) or 'bind'
-        problems.append(dict(row, status='transfer_failing', transfer_status=result.get('status'),
-                             diagnosis='In sync for now, but the next transfer will fail: %s' % (
-                                 result.get('diagnosis') or result.get('msg')),
-                             remediation=remediation.get(upstream_server) if isinstance(remediation, dict) else remediation))
     for item, result in _exposures(exposure_results):
         if result.get('status') == 'open_transfer':
-            problems.append({'zone': item.get('zone'), 'host': item.get('host'), 'role': item.get('role'),
-                             'address': item.get('address'), 'status': 'open_transfer',
-                             'transfer_status': 'open_transfer', 'diagnosis': result.get('diagnosis'),
-                             'remediation': (result.get('remediation') or {}).get(item.get('server') or 'bind')})
+            row = index.get((item.get('zone'), item.get('host')))
+            if row is None:
+                continue
+            causes.add(('open_transfer', row['host']), 'open_transfer', row, 'open_transfer',
+                       {'host': row['host'], 'address': row['address']}, result.get('diagnosis'))
+        elif _failure(result):
+            row = index.get((item.get('zone'), item.get('host')))
+            if row is not None and not row.get('cause'):
+                causes.add(('check_failed', 'controller'), 'check_failed', row, 'check_failed',
+                           {'host': 'the controller', 'detail': _failure(result)}, _failure(result))
+    found = causes.finish()
+    by_id = dict((c['id'], c) for c in found)
+    problems = []
+    for row in rows:
+        if row.get('cause'):
+            cause = by_id[row['cause']]
+            problems.append({'zone': row['zone'], 'host': row['host'], 'role': row['role'], 'address': row['address'],
+                             'upstream': row['upstream'], 'serial': row['serial'],
+                             'reference_serial': row['reference_serial'], 'status': row['problem'],
+                             'cause': row['cause'], 'detail': row.get('detail'),
+                             'transfer_status': row.get('transfer_status'), 'server_fix': row.get('server_fix'),
+                             'diagnosis': cause['diagnosis'], 'remediation': cause['remediation']})
     zones = sorted(set(r['zone'] for r in rows))
-    converged = [z for z in zones if all(r['status'] == 'in_sync' for r in rows if r['zone'] == z)]
+    bad_zones = set(p['zone'] for p in problems)
     return {
         'generated_at': generated_at,
         'summary': {'zones': len(zones), 'servers': len(set(r['host'] for r in rows)), 'pairs': len(rows),
-                    'in_sync': sum(1 for r in rows if r['status'] == 'in_sync'),
-                    'zones_converged': len(converged), 'problems': len(problems)},
+                    'in_sync': sum(1 for r in rows if r['status'] == 'in_sync' and not r.get('cause')),
+                    'content_proven': sum(1 for r in rows if r.get('content') in ('match', 'read') and not r.get('cause')),
+                    'zones_converged': len([z for z in zones if z not in bad_zones]),
+                    'problems': len(problems), 'causes': len(found),
+                    'content_checked': expect_content},
         'rows': rows,
         'problems': problems,
+        'causes': found,
     }
-
-
-def markdown(data):
-    """A human report in Markdown: summary, problems first with their fixes, then the full table."""
-    s = data['summary']
-    out = ['# DNS fleet check', '']
-    if data.get('generated_at'):
-        out += ['Generated %s.' % data['generated_at'], '']
-    verdict = 'All zones are in sync.' if not data['problems'] else '**%d problem(s) found.**' % len(data['problems'])
-    out += ['%s %d zone(s) on %d server(s): %d of %d zone x server pairs in sync, %d zone(s) fully converged.'
-            % (verdict, s['zones'], s['servers'], s['in_sync'], s['pairs'], s['zones_converged']), '']
-    if data['problems']:
-        out += ['## Problems', '']
-        for p in data['problems']:
-            out.append('### %s on %s (%s): %s' % (p['zone'], p['host'], p.get('role') or '-', p['status']))
-            out.append('')
-            if p.get('transfer_status'):
-                out.append('- Transfer check from %s: `%s`' % (p['host'], p['transfer_status']))
-            if p.get('diagnosis'):
-                out.append('- Why: %s' % p['diagnosis'])
-            if p.get('remediation'):
-                out.append('- Fix: %s' % p['remediation'])
-            out.append('')
-    out += ['## Zones and servers', '', '| zone | server | role | address | serial | status |', '|---|---|---|---|---|---|']
-    for r in data['rows']:
-        status = r['status'] if r['status'] == 'in_sync' else '**%s**' % r['status']
-        serial = '-' if r['serial'] is None else r['serial']
-        out.append('| %s | %s | %s | %s | %s | %s |' % (r['zone'], r['host'], r['role'], r['address'] or '-', serial, status))
-    return '\n'.join(out) + '\n'
-
-
-def html_report(data):
-    """The same report as a standalone HTML page."""
-    esc = html.escape
-    s = data['summary']
-    ok = not data['problems']
-    parts = ['<!DOCTYPE html><html><head><meta charset="utf-8"><title>DNS fleet check</title><style>',
-             'body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;'
-             'padding:.3em .6em;text-align:left}.bad{background:#fdd}.ok{background:#dfd}.problem{border-left:4px solid '
-             '#c00;padding-left:1em;margin-bottom:1em}</style></head><body>',
-             '<h1>DNS fleet check</h1>',
-             '<p class="%s">%s %d zone(s) on %d server(s): %d of %d pairs in sync.</p>' % (
-                 'ok' if ok else 'bad', 'All zones are in sync.' if ok else '%d problem(s) found.' % len(data['problems']),
-                 s['zones'], s['servers'], s['in_sync'], s['pairs'])]
-    if data.get('generated_at'):
-        parts.append('<p>Generated %s.</p>' % esc(str(data['generated_at'])))
-    for p in data['problems']:
-        parts.append('<div class="problem"><h3>%s on %s: %s</h3>' % (esc(str(p['zone'])), esc(str(p['host'])), esc(str(p['status']))))
-        if p.get('diagnosis'):
-            parts.append('<p><b>Why:</b> %s</p>' % esc(str(p['diagnosis'])))
-        if p.get('remediation'):
-            parts.append('<p><b>Fix:</b> %s</p>' % esc(str(p['remediation'])))
-        parts.append('</div>')
-    parts.append('<table><tr><th>zone</th><th>server</th><th>role</th><th>address</th><th>serial</th><th>status</th></tr>')
-    for r in data['rows']:
-        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
-            'ok' if r['status'] == 'in_sync' else 'bad', esc(r['zone']), esc(r['host']), esc(r['role']),
-            esc(r['address'] or '-'), '-' if r['serial'] is None else r['serial'], esc(r['status'])))
-    parts.append('</table></body></html>')
-    return '\n'.join(parts) + '\n'

@@ -1,87 +1,250 @@
-from ansible_collections.dnsops.zonesync.plugins.module_utils import _fleet
+"""The fleet report: every wrong row points at one root cause, and nothing reads green unless every check ran."""
 
-FLEET = [{'zone': 'example.test', 'primary': 'p', 'key': 'k', 'servers_key': '10.0.0.1 10.0.0.2 10.0.0.3', 'servers': [
-    {'host': 'p', 'address': '10.0.0.1', 'transfer_source': '10.0.0.1', 'server': 'bind', 'key': None, 'role': 'primary', 'upstream': None},
-    {'host': 's1', 'address': '10.0.0.2', 'transfer_source': '10.0.0.2', 'server': 'bind', 'key': 'k', 'role': 'secondary',
-     'upstream': 'p', 'upstream_address': '10.0.0.1'},
-    {'host': 's2', 'address': '10.0.0.3', 'transfer_source': '10.0.0.3', 'server': 'powerdns', 'key': 'k', 'role': 'secondary',
-     'upstream': 'p', 'upstream_address': '10.0.0.1'},
-]}]
+import copy
+
+from ansible_collections.dnsops.zonesync.plugins.module_utils import _fleet, _fleet_text
 
 
-def soa(statuses):
-    servers = [{'address': a, 'serial': serial, 'status': st, 'lag': lag} for a, (serial, st, lag) in statuses.items()]
-    return [{'zones': [{'zone': 'example.test.', 'reference_serial': 5, 'servers': servers}]}]
+def server(host, address, role, upstream=None, upstream_address=None, kind='bind', key='k'):
+    return {'host': host, 'address': address, 'transfer_source': address, 'server': kind,
+            'key': None if role == 'primary' else key, 'role': role, 'upstream': upstream,
+            'upstream_address': upstream_address, 'check_key': 'zonesync-check'}
 
 
-SERIALS = soa({'10.0.0.1': (5, 'in_sync', 0), '10.0.0.2': (5, 'in_sync', 0), '10.0.0.3': (4, 'behind', 1)})
+def fleet(*zones):
+    out = []
+    for zone in zones:
+        out.append({'zone': zone, 'primary': 'p', 'key': 'k', 'servers_key': 'x', 'servers': [
+            server('p', '10.0.0.1', 'primary'),
+            server('s1', '10.0.0.2', 'secondary', 'p', '10.0.0.1'),
+            server('s2', '10.0.0.3', 'secondary', 'p', '10.0.0.1', kind='powerdns'),
+            server('t2', '10.0.0.4', 'secondary', 's1', '10.0.0.2'),
+        ]})
+    return out
 
 
-def test_lagging_and_table():
-    lag = _fleet.lagging(FLEET, SERIALS)
-    assert [(r['host'], r['status'], r['upstream_address'], r['key']) for r in lag] == [('s2', 'behind', '10.0.0.1', 'k')]
-    lines = _fleet.table(_fleet.matrix(FLEET, SERIALS))
-    assert lines[0].split() == ['zone', 'server', 'role', 'address', 'serial', 'status']
-    assert lines[4].split()[-3:] == ['behind', 'by', '1'] and lines[2].split()[-1] == 'in_sync'
+FLEET = fleet('example.test')
+ADDR = {'p': '10.0.0.1', 's1': '10.0.0.2', 's2': '10.0.0.3', 't2': '10.0.0.4'}
 
 
-def test_diagnosis_from_the_transfer_check_of_the_lagging_secondary():
-    transfers = {'s2': {'results': [{'item': {'name': 'example.test'}, 'status': 'tcp_unreachable',
-                                     'diagnosis': 'TCP 53 blocked', 'remediation': {'bind': 'open TCP 53', 'powerdns': 'x'}}]}}
-    report = _fleet.report(FLEET, SERIALS, transfers)
-    (problem,) = report['problems']
-    assert problem['host'] == 's2' and problem['transfer_status'] == 'tcp_unreachable'
-    assert problem['diagnosis'] == 'TCP 53 blocked' and problem['remediation'] == 'open TCP 53'  # the upstream runs BIND
-    assert report['summary'] == {'zones': 1, 'servers': 3, 'pairs': 3, 'in_sync': 2, 'zones_converged': 0, 'problems': 1}
-    md = _fleet.markdown(report)
-    assert '### example.test on s2 (secondary): behind' in md and '- Fix: open TCP 53' in md
-    page = _fleet.html_report(report)
-    assert '<b>Fix:</b> open TCP 53' in page and page.count('<tr class="bad">') == 1
+def soa(serials, zones=('example.test',), reference=5):
+    """serials: host -> serial (None: timeout)."""
+    out = []
+    for zone in zones:
+        servers = []
+        for host, serial in serials.items():
+            if serial is None:
+                servers.append({'address': ADDR[host], 'serial': None, 'status': 'timeout', 'lag': None,
+                                'error': 'no answer'})
+                continue
+            lag = (reference - serial) if reference is not None else None
+            status = 'not_comparable' if reference is None else (
+                'in_sync' if lag == 0 else ('behind' if lag > 0 else 'ahead'))
+            servers.append({'address': ADDR[host], 'serial': serial, 'status': status, 'lag': lag})
+        out.append({'zones': [{'zone': zone + '.', 'reference_serial': reference, 'servers': servers}]})
+    return out
 
 
-def test_transfer_ok_but_behind_points_at_notify():
-    transfers = [{'item': {'zone': 'example.test', 'host': 's2'}, 'status': 'ok'}]
-    (problem,) = _fleet.diagnoses(FLEET, SERIALS, transfers)
-    assert 'NOTIFY' in problem['diagnosis'] and 'retransfer' in problem['remediation']
+IN_SYNC = soa({'p': 5, 's1': 5, 's2': 5, 't2': 5})
 
 
-def test_open_transfer_is_a_problem_and_in_sync_fleet_has_none():
-    serials = soa({'10.0.0.1': (5, 'in_sync', 0), '10.0.0.2': (5, 'in_sync', 0), '10.0.0.3': (5, 'in_sync', 0)})
-    assert _fleet.report(FLEET, serials)['problems'] == []
-    exposure = [{'item': [FLEET[0], FLEET[0]['servers'][1]], 'status': 'open_transfer', 'diagnosis': 'leak',
-                 'remediation': {'bind': 'write allow-transfer'}}]
-    (problem,) = _fleet.report(FLEET, serials, None, exposure)['problems']
-    assert (problem['host'], problem['status'], problem['remediation']) == ('s1', 'open_transfer', 'write allow-transfer')
+def content(digests, serial=5, zones=('example.test',), files=None):
+    """digests: host -> digest; files: zone -> file entry on the primary."""
+    out = {}
+    for host, digest in digests.items():
+        entries = []
+        for zone in zones:
+            entry = {'zone': zone, 'status': 'ok', 'serial': serial, 'digest': digest, 'records': 10, 'detail': None}
+            if host == 'p' and files and zone in files:
+                entry['file'] = files[zone]
+            entries.append(entry)
+        out[host] = {'changed': False, 'zones': entries}
+    return out
 
 
-def test_primary_without_serial():
-    serials = soa({'10.0.0.1': (None, 'timeout', None), '10.0.0.2': (5, 'not_comparable', None), '10.0.0.3': (5, 'not_comparable', None)})
-    problems = _fleet.diagnoses(FLEET, serials, [])
-    assert problems[0]['role'] == 'primary' and 'gave no usable serial' in problems[0]['diagnosis']
+SAME = content({'p': 'aa', 's1': 'aa', 's2': 'aa', 't2': 'aa'})
 
 
-def test_problems_text_names_where_why_and_fix():
-    transfers = {'s2': {'results': [{'item': {'name': 'example.test'}, 'status': 'tcp_unreachable',
-                                     'diagnosis': 'TCP 53 blocked.', 'remediation': {'bind': 'Open TCP 53.'}}]}}
-    text = _fleet.problems_text(_fleet.report(FLEET, SERIALS, transfers))
-    assert text.splitlines() == [
-        '- example.test on s2 (secondary, 10.0.0.3): behind, serial 4, primary has 5.',
-        '  Transfer check from s2 to p: tcp_unreachable. TCP 53 blocked.',
-        '  Fix: Open TCP 53.',
-    ]
+def paths(statuses, zones=('example.test',), **extra):
+    """statuses: host -> transfer status from its upstream."""
+    out = {}
+    for host, status in statuses.items():
+        out[host] = {'results': [{'zones': [dict({'zone': z, 'status': status, 'serial': 5, 'digest': 'aa',
+                                                  'detail': '%s detail' % status}, **extra) for z in zones]}]}
+    return out
 
 
-def test_targets_and_a_failing_transfer_while_in_sync():
-    serials = soa({'10.0.0.1': (5, 'in_sync', 0), '10.0.0.2': (5, 'in_sync', 0), '10.0.0.3': (4, 'behind', 1)})
-    fleet = FLEET + [dict(FLEET[0], zone='example.net')]
-    targets = _fleet.transfer_targets(fleet, serials + [{'zones': [dict(serials[0]['zones'][0], zone='example.net.')]}])
-    # s1: one canary (example.test); s2: both zones lag
-    assert [(t['zone'], t['host']) for t in targets] == [('example.test', 's1'), ('example.test', 's2'), ('example.net', 's2')]
-    assert len(_fleet.transfer_targets(fleet, serials, all_zones=True)) == 4
-    assert [(t['zone'], t['host']) for t in _fleet.exposure_targets(fleet)] == [('example.test', 'p'), ('example.test', 's1'), ('example.test', 's2')]
-    in_sync = soa({'10.0.0.1': (5, 'in_sync', 0), '10.0.0.2': (5, 'in_sync', 0), '10.0.0.3': (5, 'in_sync', 0)})
-    transfers = [{'item': {'zone': 'example.test', 'host': 's1'}, 'status': 'tsig_bad_signature', 'diagnosis': 'secret differs',
-                  'remediation': {'bind': 'copy the key'}}]
-    (problem,) = _fleet.report(FLEET, in_sync, transfers)['problems']
-    assert problem['status'] == 'transfer_failing' and 'next transfer will fail: secret differs' in problem['diagnosis']
-    assert problem['remediation'] == 'copy the key'
+def test_in_sync_with_content_proven_is_green():
+    report = _fleet.report(FLEET, IN_SYNC, content=SAME, paths=paths({'s1': 'ok', 's2': 'ok', 't2': 'ok'}))
+    assert report['problems'] == [] and report['causes'] == []
+    assert report['summary']['in_sync'] == 4 and report['summary']['content_proven'] == 4
+    assert _fleet_text.verdict(report).startswith('All zones are in sync')
+    assert [r['content'] for r in report['rows']] == ['read', 'match', 'match', 'match']
+
+
+def test_same_serial_other_records_on_every_tier_is_one_cause_on_the_primary():
+    """A hand edit without a serial bump, loaded by the primary: no secondary has it."""
+    report = _fleet.report(FLEET, IN_SYNC, content=content({'p': 'new', 's1': 'old', 's2': 'old', 't2': 'old'}))
+    (cause,) = report['causes']
+    assert cause['kind'] == 'serial_not_incremented' and cause['servers'] == ['s1', 's2', 't2']
+    assert 'the primary p serve(s) other records than s1, s2, t2 under the same serial 5' in cause['diagnosis']
+    assert 'zonesync_bump_serials": ["example.test"]' in cause['remediation']
+    assert [p['status'] for p in report['problems']] == ['serial_not_incremented'] * 3
+    assert report['summary']['in_sync'] == 1
+    assert not _fleet_text.verdict(report).startswith('All')
+
+
+def test_a_copy_that_differs_from_its_own_upstream_is_named_on_that_server():
+    report = _fleet.report(FLEET, IN_SYNC, content=content({'p': 'aa', 's1': 'aa', 's2': 'aa', 't2': 'zz'}))
+    (cause,) = report['causes']
+    # t2's upstream s1 matches the primary; t2 does not serve a copy of s1's
+    assert cause['kind'] == 'copy_differs' and cause['servers'] == ['t2']
+    assert 't2 serves other records for example.test than its upstream s1' in cause['diagnosis']
+
+
+def test_primary_file_that_does_not_load_and_file_not_served():
+    files = {'example.test': {'path': '/z/example.test.zone', 'status': 'unloadable', 'detail': 'bad A record',
+                              'serial': None, 'digest': None}}
+    report = _fleet.report(FLEET, IN_SYNC, content=content({'p': 'aa', 's1': 'aa', 's2': 'aa', 't2': 'aa'},
+                                                           files=files))
+    (cause,) = report['causes']
+    assert cause['kind'] == 'zone_file_not_loaded' and cause['servers'] == ['p']
+    assert '/z/example.test.zone' in cause['diagnosis'] and 'bad A record' in cause['diagnosis']
+    files = {'example.test': {'path': '/z/example.test.zone', 'status': 'ok', 'serial': 5, 'digest': 'edited'}}
+    report = _fleet.report(FLEET, IN_SYNC, content=content({'p': 'aa', 's1': 'aa', 's2': 'aa', 't2': 'aa'},
+                                                           files=files))
+    (cause,) = report['causes']
+    assert cause['kind'] == 'primary_not_serving_file'
+
+
+def test_primary_serial_backwards_is_one_cause_on_the_primary():
+    serials = soa({'p': 5, 's1': 7, 's2': 9, 't2': 7})
+    report = _fleet.report(FLEET, serials, content=SAME)
+    (cause,) = report['causes']
+    assert cause['kind'] == 'primary_serial_backwards'
+    assert 'it serves 5 while s1, s2, t2 hold(s) 9' in cause['diagnosis']
+    assert 'serial 10 or later' in cause['remediation']
+    assert 'not refreshed' not in cause['diagnosis']
+
+
+def test_stopped_primary_is_one_cause_and_answering_secondaries_are_fine():
+    serials = soa({'p': None, 's1': 5, 's2': 5, 't2': 5}, zones=('a.test', 'b.test'), reference=None)
+    report = _fleet.report(fleet('a.test', 'b.test'), serials, content={})
+    (cause,) = report['causes']
+    assert cause['kind'] == 'primary_unanswered' and cause['zones'] == 2 and cause['servers'] == ['p']
+    assert 'The primary p (10.0.0.1) gave no serial for a.test, b.test' in cause['diagnosis']
+    assert len(report['problems']) == 2
+    # Its sentence is said once, in the cause, not again in every row.
+    assert _fleet_text.problems_text(report).count('gave no serial') == 1
+
+
+def test_tier2_behind_because_its_upstream_lags_belongs_to_the_upstreams_cause():
+    serials = soa({'p': 5, 's1': 4, 's2': 5, 't2': 4})
+    report = _fleet.report(FLEET, serials, content=SAME,
+                           paths=paths({'s1': 'tcp_unreachable', 's2': 'ok', 't2': 'ok'}))
+    (cause,) = report['causes']
+    assert cause['kind'] == 'tcp_unreachable' and cause['servers'] == ['s1', 't2']
+    assert 'nft list table inet zonesync' in cause['remediation']
+    t2 = [p for p in report['problems'] if p['host'] == 't2'][0]
+    assert t2['cause'] == cause['id'] and 'upstream s1 lags too' in t2['detail']
+    assert 'NOTIFY' not in cause['diagnosis']
+
+
+def test_lagging_with_a_working_path_says_the_server_differs_from_the_inventory_and_site_fixes_it():
+    serials = soa({'p': 5, 's1': 5, 's2': 4, 't2': 5})
+    report = _fleet.report(FLEET, serials, content=SAME, paths=paths({'s1': 'ok', 's2': 'ok', 't2': 'ok'}))
+    (cause,) = report['causes']
+    assert cause['kind'] == 'not_refreshed' and cause['servers'] == ['s2']
+    assert 'configured otherwise than the inventory' in cause['diagnosis']
+    assert 'dnsops.zonesync.site' in cause['remediation'] and 'retransfer' not in cause['remediation']
+
+
+def test_a_fleet_wide_acl_break_is_one_cause_per_path_listing_every_zone():
+    zones = ('a.test', 'b.test', 'c.test')
+    serials = sum((soa({'p': 5, 's1': 5, 's2': 5, 't2': 5}, zones=(z,)) for z in zones), [])
+    report = _fleet.report(fleet(*zones), serials, content=content(dict.fromkeys(ADDR, 'aa'), zones=zones),
+                           paths=paths({'s1': 'refused', 's2': 'ok', 't2': 'ok'}, zones=zones))
+    (cause,) = report['causes']
+    assert cause['kind'] == 'refused' and cause['zones'] == 3 and cause['servers'] == ['s1']
+    assert [p['status'] for p in report['problems']] == ['transfer_failing'] * 3
+    assert 'zonesync_transfer_source' in cause['remediation']
+
+
+def test_bad_time_carries_the_skew():
+    serials = soa({'p': 5, 's1': 4, 's2': 5, 't2': 5})
+    report = _fleet.report(FLEET, serials, content=SAME,
+                           paths=paths({'s1': 'tsig_bad_time', 's2': 'ok', 't2': 'ok'}, skew=-412))
+    (cause,) = report['causes']
+    assert cause['kind'] == 'tsig_bad_time' and 'differ by 412 s' in cause['diagnosis']
+
+
+def test_a_check_that_could_not_run_is_a_problem():
+    crashed = dict(SAME)
+    crashed['s2'] = {'failed': True, 'msg': 'No module named dns'}
+    crashed['t2'] = {}   # unreachable: nothing registered
+    report = _fleet.report(FLEET, IN_SYNC, content=crashed, paths={'s1': {'results': [{'failed': True,
+                                                                                       'msg': 'boom'}]}})
+    kinds = sorted((c['kind'], tuple(c['servers'])) for c in report['causes'])
+    assert kinds == [('check_failed', ('s1',)), ('check_failed', ('s2',)), ('check_failed', ('t2',))]
+    assert 'No module named dns' in ' '.join(c['diagnosis'] for c in report['causes'])
+    assert not _fleet_text.verdict(report).startswith('All')
+    md = _fleet_text.markdown(report)
+    assert 'All zones are in sync' not in md and '3 cause(s)' in md
+
+
+def test_no_check_key_means_unproven_not_green():
+    missing = copy.deepcopy(FLEET)
+    missing[0]['servers'][2]['check_key'] = None
+    no_s2 = dict((h, v) for h, v in SAME.items() if h != 's2')
+    no_s2['s2'] = {'skipped': True, 'changed': False}
+    report = _fleet.report(missing, IN_SYNC, content=no_s2)
+    (cause,) = report['causes']
+    assert cause['kind'] == 'content_unverified' and cause['servers'] == ['s2']
+    assert 'zonesync-check' not in cause['diagnosis'] and 'check key (<check_key>)' not in cause['remediation']
+
+
+def test_content_not_part_of_the_check_is_said_so():
+    report = _fleet.report(FLEET, IN_SYNC)
+    assert report['causes'] == [] and report['summary']['content_checked'] is False
+    assert 'records not compared' in _fleet_text.verdict(report)
+
+
+def test_open_transfer_from_the_exposure_check():
+    exposure = [{'item': [FLEET[0], FLEET[0]['servers'][1]], 'status': 'open_transfer', 'diagnosis': 'leak'}]
+    report = _fleet.report(FLEET, IN_SYNC, None, exposure, content=SAME)
+    (cause,) = report['causes']
+    assert cause['kind'] == 'open_transfer' and cause['servers'] == ['s1']
+
+
+def test_table_and_text():
+    serials = soa({'p': 5, 's1': 5, 's2': 4, 't2': 5})
+    report = _fleet.report(FLEET, serials, content=SAME, paths=paths({'s1': 'ok', 's2': 'tcp_unreachable'}))
+    lines = _fleet_text.table(report['rows'])
+    assert lines[0].split() == ['zone', 'server', 'role', 'address', 'serial', 'records', 'status']
+    assert lines[4].split()[-2:] == ['behind', '[C1]'] and lines[3].split()[-2:] == ['same', 'in_sync']
+    assert lines[2].split()[-2:] == ['read', 'in_sync']
+    text = _fleet_text.problems_text(report).splitlines()
+    assert text[0].startswith('- [C1] zs') is False and text[0].startswith('- [C1] p (10.0.0.1) answers over UDP')
+    assert text[1].startswith('  Fix: On p, "nft list table inet zonesync" must show 10.0.0.3')
+    assert text[2] == '  * example.test on s2: behind (tcp_unreachable from p: tcp_unreachable detail)'
+    assert text[3].startswith('    by hand on the server: ')
+    page = _fleet_text.html_report(report)
+    assert page.count('<tr class="bad">') == 1 and '<b>Fix:</b> On p' in page
+
+
+def test_targets_groups_and_content_zones():
+    serials = soa({'p': 5, 's1': 5, 's2': 4, 't2': 5})
+    assert [(t['zone'], t['host']) for t in _fleet.transfer_targets(FLEET, serials)] == [
+        ('example.test', 's1'), ('example.test', 's2'), ('example.test', 't2')]
+    plan = {'server': 'bind', 'transfer_source': '10.0.0.2', 'zones': [
+        {'name': 'a.test', 'role': 'secondary', 'upstream': {'host': 'p', 'address': '10.0.0.1', 'key': 'k'}},
+        {'name': 'b.test', 'role': 'secondary', 'upstream': {'host': 'p', 'address': '10.0.0.1', 'key': 'k'}},
+        {'name': 'c.test', 'role': 'secondary', 'upstream': {'host': 'q', 'address': '10.0.0.9', 'key': None}},
+        {'name': 'd.test', 'role': 'primary', 'upstream': None}]}
+    assert _fleet.path_groups(plan) == [
+        {'upstream': 'p', 'upstream_address': '10.0.0.1', 'source': '10.0.0.2', 'key': 'k', 'zones': ['a.test', 'b.test']},
+        {'upstream': 'q', 'upstream_address': '10.0.0.9', 'source': '10.0.0.2', 'key': None, 'zones': ['c.test']}]
+    assert _fleet.path_groups(plan, ['b.test']) == [
+        {'upstream': 'p', 'upstream_address': '10.0.0.1', 'source': '10.0.0.2', 'key': 'k', 'zones': ['b.test']}]
+    assert _fleet.content_zones(plan, {'bind': '/var/lib/bind/zonesync/'}) == [
+        'a.test', 'b.test', 'c.test', {'name': 'd.test', 'file': '/var/lib/bind/zonesync/d.test.zone'}]

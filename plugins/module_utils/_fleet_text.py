@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dnsops.zonesync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note: this module_util is private to dnsops.zonesync and may change without notice.
+
+"""The fleet report (see _fleet.report) as text: a terminal table, the causes, Markdown and HTML."""
+
+from __future__ import annotations
+
+import html
+
+# Rows listed under one cause before "and N more".
+AFFECTS_SHOWN = 10
+
+
+def verdict(data):
+    """One sentence: green only when every check ran and no cause was found."""
+    s = data['summary']
+    if data.get('causes'):
+        return '%d problem(s) from %d cause(s).' % (s['problems'], s['causes'])
+    if s.get('content_checked'):
+        return 'All zones are in sync: every server serves the primary\'s serial and records.'
+    return 'Every server serves the primary\'s serial (records not compared in this check).'
+
+
+def _row_status(row):
+    if row.get('cause'):
+        return '%s [%s]' % (row['problem'], row['cause'])
+    status = row['status']
+    if row.get('lag') and status in ('behind', 'ahead'):
+        status = '%s by %d' % (status, abs(row['lag']))
+    return status
+
+
+def _records(row):
+    return {'match': 'same', 'read': 'read', 'differs': 'DIFFER', 'unverified': 'unproven',
+            'unreadable': 'unproven', 'failed': 'unknown'}.get(row.get('content'), '-')
+
+
+def table(rows, width=None):
+    """A plain-text table of zone x server rows, for the terminal."""
+    headers = ['zone', 'server', 'role', 'address', 'serial', 'records', 'status']
+    data = []
+    for row in rows:
+        data.append([row['zone'], row['host'], row['role'], row['address'] or '-',
+                     '-' if row['serial'] is None else str(row['serial']), _records(row), _row_status(row)])
+    widths = [max([len(h)] + [len(r[i]) for r in data]) for i, h in enumerate(headers)]
+    lines = ['  '.join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip(),
+             '  '.join('-' * w for w in widths)]
+    for r in data:
+        lines.append('  '.join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+    return lines
+
+
+def _affected(data, cause):
+    rows = [p for p in data['problems'] if p['cause'] == cause['id']]
+    listed = [p for p in rows]
+    seen = set((p['zone'], p['host']) for p in rows)
+    # Rows whose first cause is another one are listed under this cause too.
+    for a in cause['affects']:
+        if (a['zone'], a['host']) not in seen:
+            seen.add((a['zone'], a['host']))
+            listed.append({'zone': a['zone'], 'host': a['host'], 'status': 'also', 'detail': None})
+    return listed
+
+
+def _affected_text(p):
+    text = '%s on %s: %s' % (p['zone'], p['host'], p['status'])
+    if p.get('detail'):
+        text += ' (%s)' % p['detail']
+    return text
+
+
+def problems_text(data):
+    """Every cause as an operator reads it: what, where, and the one fix; then the rows it affects."""
+    lines = []
+    for cause in data.get('causes') or []:
+        lines.append('- [%s] %s' % (cause['id'], cause['diagnosis']))
+        lines.append('  Fix: %s' % cause['remediation'])
+        affected = _affected(data, cause)
+        for p in affected[:AFFECTS_SHOWN]:
+            lines.append('  * %s' % _affected_text(p))
+            if p.get('server_fix'):
+                lines.append('    by hand on the server: %s' % p['server_fix'])
+        if len(affected) > AFFECTS_SHOWN:
+            lines.append('  * ... and %d more (report.json lists all)' % (len(affected) - AFFECTS_SHOWN))
+    return '\n'.join(lines)
+
+
+def markdown(data):
+    """A human report in Markdown: verdict, causes with their fix and what they affect, then the full table."""
+    s = data['summary']
+    out = ['# DNS fleet check', '']
+    if data.get('generated_at'):
+        out += ['Generated %s.' % data['generated_at'], '']
+    out += ['%s %d zone(s) on %d server(s): %d of %d zone x server pairs in sync, %d zone(s) fully converged.'
+            % ('**%s**' % verdict(data) if data.get('causes') else verdict(data), s['zones'], s['servers'],
+               s['in_sync'], s['pairs'], s['zones_converged']), '']
+    if data.get('causes'):
+        out += ['## Problems, by cause', '']
+        for cause in data['causes']:
+            out += ['### %s: %s (%d zone(s), %s)' % (cause['id'], cause['kind'], cause['zones'],
+                                                     ', '.join(cause['servers'])), '']
+            out += ['- Why: %s' % cause['diagnosis'], '- Fix: %s' % cause['remediation']]
+            affected = _affected(data, cause)
+            for p in affected[:AFFECTS_SHOWN]:
+                out.append('  - %s' % _affected_text(p))
+            if len(affected) > AFFECTS_SHOWN:
+                out.append('  - ... and %d more (report.json lists all)' % (len(affected) - AFFECTS_SHOWN))
+            out.append('')
+    out += ['## Zones and servers', '', '| zone | server | role | address | serial | records | status |',
+            '|---|---|---|---|---|---|---|']
+    for r in data['rows']:
+        status = _row_status(r)
+        status = status if not r.get('cause') else '**%s**' % status
+        serial = '-' if r['serial'] is None else r['serial']
+        out.append('| %s | %s | %s | %s | %s | %s | %s |' % (r['zone'], r['host'], r['role'], r['address'] or '-',
+                                                             serial, _records(r), status))
+    return '\n'.join(out) + '\n'
+
+
+def html_report(data):
+    """The same report as a standalone HTML page."""
+    esc = html.escape
+    s = data['summary']
+    ok = not data.get('causes')
+    parts = ['<!DOCTYPE html><html><head><meta charset="utf-8"><title>DNS fleet check</title><style>',
+             'body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;'
+             'padding:.3em .6em;text-align:left}.bad{background:#fdd}.ok{background:#dfd}.problem{border-left:4px solid '
+             '#c00;padding-left:1em;margin-bottom:1em}</style></head><body>',
+             '<h1>DNS fleet check</h1>',
+             '<p class="%s">%s %d zone(s) on %d server(s): %d of %d pairs in sync.</p>' % (
+                 'ok' if ok else 'bad', esc(verdict(data)), s['zones'], s['servers'], s['in_sync'], s['pairs'])]
+    if data.get('generated_at'):
+        parts.append('<p>Generated %s.</p>' % esc(str(data['generated_at'])))
+    for cause in data.get('causes') or []:
+        parts.append('<div class="problem" id="%s"><h3>%s: %s</h3>' % (esc(cause['id']), esc(cause['id']),
+                                                                     esc(cause['kind'])))
+        parts.append('<p><b>Why:</b> %s</p>' % esc(cause['diagnosis']))
+        parts.append('<p><b>Fix:</b> %s</p><ul>' % esc(cause['remediation']))
+        affected = _affected(data, cause)
+        for p in affected[:AFFECTS_SHOWN]:
+            parts.append('<li>%s</li>' % esc(_affected_text(p)))
+        if len(affected) > AFFECTS_SHOWN:
+            parts.append('<li>... and %d more (report.json lists all)</li>' % (len(affected) - AFFECTS_SHOWN))
+        parts.append('</ul></div>')
+    parts.append('<table><tr><th>zone</th><th>server</th><th>role</th><th>address</th><th>serial</th><th>records</th>'
+                 '<th>status</th></tr>')
+    for r in data['rows']:
+        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>'
+                     % ('bad' if r.get('cause') else 'ok', esc(r['zone']), esc(r['host']), esc(r['role']),
+                        esc(r['address'] or '-'), '-' if r['serial'] is None else r['serial'], esc(_records(r)),
+                        esc(_row_status(r))))
+    parts.append('</table></body></html>')
+    return '\n'.join(parts) + '\n'
