@@ -5,7 +5,7 @@
 
 """Filters that turn soa_serial and zone_transfer_check results into the fleet's state and reports.
 
-Documented in lagging_servers.yml, transfer_targets.yml, path_groups.yml, content_zones.yml, exposure_targets.yml, fleet_report.yml, fleet_table.yml,
+Documented in lagging_servers.yml, transfer_targets.yml, path_groups.yml, content_zones.yml, serial_floors.yml, exposure_targets.yml, fleet_report.yml, fleet_table.yml,
 fleet_markdown.yml, fleet_html.yml and fleet_problems_text.yml next to this file.
 """
 
@@ -24,6 +24,10 @@ def transfer_targets(fleet, soa_results, all_zones=True):
 
 def path_groups(plan, zones=None):
     return _fleet.path_groups(plan, zones)
+
+
+def serial_floors(soa_results):
+    return _fleet.serial_floors(soa_results)
 
 
 def content_zones(plan, zone_dirs):
@@ -62,6 +66,7 @@ class FilterModule(object):
             'transfer_targets': transfer_targets,
             'path_groups': path_groups,
             'content_zones': content_zones,
+            'serial_floors': serial_floors,
             'exposure_targets': exposure_targets,
             'fleet_report': fleet_report,
             'fleet_table': fleet_table,

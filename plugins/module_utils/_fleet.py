@@ -26,7 +26,7 @@ green only when every check ran and nothing is wrong.
 from __future__ import annotations
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import explain, fleet_cause
-from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import serial_distance
+from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import newest, serial_distance
 
 # Transfer statuses that are a refusal by the upstream, each with its own cause text.
 _TRANSFER_CAUSES = {
@@ -98,6 +98,24 @@ def transfer_targets(fleet, soa_results, all_zones=True):
             seen_pairs.add(pair)
             targets.append(row)
     return targets
+
+
+def serial_floors(soa_results):
+    """zone -> the newest serial (RFC 1982) any server answered for it in soa_serial's results.
+
+    The roles write no primary serial behind it: a rebuilt or restored primary then never serves a serial the
+    secondaries ignore.
+    """
+    serials = {}
+    for (zone, address), entry in index_serials(soa_results).items():
+        if entry.get('serial') is not None and entry.get('status') in _ANSWERED:
+            serials.setdefault(zone, []).append(entry['serial'])
+    out = {}
+    for zone, values in serials.items():
+        best, comparable = newest(values)
+        if best is not None and comparable:
+            out[zone] = best
+    return out
 
 
 def path_groups(plan, zones=None):

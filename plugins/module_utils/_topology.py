@@ -400,7 +400,9 @@ def host_plan(zones, keys, hostvars, host):
             needed_keys.update(d['accepted_keys'])
         entry = None
         if zone['primary'] == host:
-            entry = dict(zone, role='primary', upstream=None)
+            # Every secondary of the zone, any tier: a new primary serial must never be behind theirs.
+            entry = dict(zone, role='primary', upstream=None,
+                         secondary_addresses=[hosts[s['host']]['address'] for s in zone['secondaries']])
         else:
             for sec in zone['secondaries']:
                 if sec['host'] == host:

@@ -160,8 +160,14 @@ def _abs(name):
     return name if name.endswith('.') else name + '.'
 
 
-def plan_zone_file(zone, desired_text, existing_text, now=None, keep_serial_from_source=True):
+def plan_zone_file(zone, desired_text, existing_text, now=None, keep_serial_from_source=True, min_serial=None,
+                   bump=False):
     """Decide what to write.
+
+    ``min_serial``: the highest serial a secondary of the zone serves. A file whose serial is behind it (a
+    rebuilt or restored primary) is written again with a serial past it, content changed or not, so that the
+    secondaries take it. ``bump``: write the next serial even when the content is the same (a zone that was
+    changed without a serial increment: the secondaries then take the file's content).
 
     Returns a dict: changed, serial, previous_serial, text (the text to write, or
     None when unchanged), records, reason.
@@ -181,14 +187,19 @@ def plan_zone_file(zone, desired_text, existing_text, now=None, keep_serial_from
         match = _SOA_SERIAL_RE.search(existing_text)
         if match and int(match.group(1)) <= 4294967295:
             previous = int(match.group(1))
-    if existing is not None and existing.digest() == desired.digest():
+    behind = min_serial is not None and (previous is None or serial_compare(previous, min_serial) in (-1, None))
+    if existing is not None and existing.digest() == desired.digest() and not bump and not behind:
         return {'changed': False, 'serial': existing.serial, 'previous_serial': existing.serial, 'text': None,
                 'records': desired.record_count(), 'reason': 'content unchanged'}
     floor = desired.serial if (keep_serial_from_source and desired.serial) else None
-    serial = next_serial(previous, now=now, floor=floor)
+    serial = next_serial(min_serial if behind else previous, now=now, floor=floor)
     if existing is None:
         reason = 'replacing an unreadable file (%s)' % reason if reason else 'new zone file'
-    else:
+    elif existing.digest() != desired.digest():
         reason = 'content changed'
+    elif behind:
+        reason = 'serial %s is behind %d, which a secondary serves' % (previous, min_serial)
+    else:
+        reason = 'serial bump requested'
     return {'changed': True, 'serial': serial, 'previous_serial': previous, 'text': desired.to_text(serial),
             'records': desired.record_count(), 'reason': reason}

@@ -120,6 +120,18 @@ options:
     description: Keep a timestamped copy of the previous file when it is replaced.
     type: bool
     default: false
+  min_serial:
+    description:
+      - The highest serial a secondary of the zone serves. When the file's serial is behind it (RFC 1982), as on a
+        rebuilt or restored primary, the file is written again with a serial past it, even if the content is the
+        same, so that the secondaries take it. The roles read it from the secondaries before they write.
+    type: int
+  bump:
+    description:
+      - Write the next serial even when the content is the same, for a zone that was changed without a serial
+        increment: the secondaries then take the file's content.
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''
@@ -214,6 +226,8 @@ def main():
             ttl=dict(type='int', default=3600),
             validate=dict(type='str'),
             backup=dict(type='bool', default=False),
+            min_serial=dict(type='int'),
+            bump=dict(type='bool', default=False),
         ),
         mutually_exclusive=[('records', 'content')],
         required_one_of=[('records', 'content', 'ns')],
@@ -248,7 +262,9 @@ def main():
         elif not os.path.isdir(os.path.dirname(path) or '.'):
             raise ZonesyncError('path: the directory %s does not exist. Create it first (the roles do).'
                                 % (os.path.dirname(path) or '.'))
-        plan = _zonefile.plan_zone_file(zone, desired, existing)
+        if params['min_serial'] is not None and not 0 <= params['min_serial'] <= 4294967295:
+            raise ZonesyncError('min_serial: %s is not a SOA serial (0 to 4294967295).' % params['min_serial'])
+        plan = _zonefile.plan_zone_file(zone, desired, existing, min_serial=params['min_serial'], bump=params['bump'])
     except ZonesyncError as exc:
         module.fail_json(msg=str(exc))
 

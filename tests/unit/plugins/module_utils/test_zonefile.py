@@ -107,3 +107,27 @@ def test_written_text_parses_back_identically():
     back = parse_text(plan['text'], dns.name.from_text('example.test'))
     assert back.serial == plan['serial']
     assert back.digest() == parse_text(text, dns.name.from_text('example.test')).digest()
+
+
+def test_min_serial_moves_a_rebuilt_primary_past_its_secondaries():
+    desired = zone_text([])
+    first = plan_zone_file('example.test', desired, None, now=DAY)
+    written = first['text']
+    # Same content, same serial as the secondaries: nothing to do.
+    same = plan_zone_file('example.test', desired, written, now=DAY, min_serial=first['serial'])
+    assert same['changed'] is False
+    # The secondaries hold a later serial than the (rebuilt) primary: write past it, content unchanged.
+    later = plan_zone_file('example.test', desired, written, now=DAY, min_serial=first['serial'] + 5)
+    assert later['changed'] is True and later['serial'] == first['serial'] + 6 == 2024061506
+    assert 'behind' in later['reason']
+    # A new file on a rebuilt primary starts past the secondaries too.
+    fresh = plan_zone_file('example.test', desired, None, now=DAY, min_serial=4000000000)
+    assert fresh['serial'] == 4000000001
+
+
+def test_bump_writes_the_next_serial_for_the_same_content():
+    desired = zone_text([])
+    first = plan_zone_file('example.test', desired, None, now=DAY)
+    bumped = plan_zone_file('example.test', desired, first['text'], now=DAY, bump=True)
+    assert bumped['changed'] is True and bumped['serial'] == first['serial'] + 1
+    assert bumped['reason'] == 'serial bump requested'
