@@ -5,7 +5,7 @@
 
 """Filters that turn soa_serial and zone_transfer_check results into the fleet's state and reports.
 
-Documented in lagging_servers.yml, transfer_targets.yml, path_groups.yml, content_zones.yml, serial_floors.yml, exposure_targets.yml, fleet_report.yml, fleet_table.yml,
+Documented in lagging_servers.yml, transfer_targets.yml, path_groups.yml, content_zones.yml, serial_floors.yml, records_to_list.yml, fleet_differences.yml, exposure_targets.yml, fleet_report.yml, fleet_table.yml,
 fleet_markdown.yml, fleet_html.yml and fleet_problems_text.yml next to this file.
 """
 
@@ -30,8 +30,16 @@ def serial_floors(soa_results):
     return _fleet.serial_floors(soa_results)
 
 
-def content_zones(plan, zone_dirs):
-    return _fleet.content_zones(plan, zone_dirs)
+def records_to_list(report, max_zones=20):
+    return _fleet.records_to_list(report, max_zones)
+
+
+def fleet_differences(report, collected, limit=20):
+    return _fleet.add_differences(report, collected, limit)
+
+
+def content_zones(plan, zone_dirs, only=None):
+    return _fleet.content_zones(plan, zone_dirs, only)
 
 
 def exposure_targets(fleet, all_zones=False):
@@ -67,6 +75,8 @@ class FilterModule(object):
             'path_groups': path_groups,
             'content_zones': content_zones,
             'serial_floors': serial_floors,
+            'records_to_list': records_to_list,
+            'fleet_differences': fleet_differences,
             'exposure_targets': exposure_targets,
             'fleet_report': fleet_report,
             'fleet_table': fleet_table,

@@ -139,11 +139,17 @@ def path_groups(plan, zones=None):
     return [groups[k] for k in sorted(groups)]
 
 
-def content_zones(plan, zone_dirs):
-    """The zones of a host's plan as zone_content takes them: primaries with the zone file the server loads."""
+def content_zones(plan, zone_dirs, only=None):
+    """The zones of a host's plan as zone_content takes them: primaries with the zone file the server loads.
+
+    ``only``: just these zones.
+    """
     directory = (zone_dirs or {}).get(plan.get('server'))
+    wanted = set(_zone_key(z) for z in only) if only is not None else None
     out = []
     for zone in plan.get('zones') or []:
+        if wanted is not None and _zone_key(zone['name']) not in wanted:
+            continue
         if zone['role'] == 'primary' and directory:
             out.append({'name': zone['name'], 'file': '%s/%s.zone' % (directory.rstrip('/'), zone['name'])})
         else:
@@ -595,3 +601,76 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
         'problems': problems,
         'causes': found,
     }
+
+
+# --------------------------------------------------------------------------
+# Listing the records that differ, for the zones whose digests differ
+# --------------------------------------------------------------------------
+
+# Problems whose records are worth listing, and whose copy each is compared with.
+_LISTED = ('serial_not_incremented', 'copy_differs', 'primary_not_serving_file')
+
+
+def _reference(report, problem):
+    """(host, use the file) whose records ``problem``'s copy is compared with."""
+    if problem['status'] == 'primary_not_serving_file':
+        return problem['host'], True
+    if problem['status'] == 'copy_differs':
+        return problem['upstream'], False
+    for row in report['rows']:
+        if row['zone'] == problem['zone'] and row['role'] == 'primary':
+            return row['host'], False
+    return None, False
+
+
+def records_to_list(report, max_zones=20):
+    """host -> zones whose records that host must return (collect) to list the differences; at most
+    ``max_zones`` zones per cause."""
+    wanted = {}
+    per_cause = {}
+    for problem in report.get('problems') or []:
+        if problem['status'] not in _LISTED:
+            continue
+        zones = per_cause.setdefault(problem['cause'], set())
+        if problem['zone'] not in zones and len(zones) >= max_zones:
+            continue
+        zones.add(problem['zone'])
+        reference, dummy = _reference(report, problem)
+        for host in (problem['host'], reference):
+            if host and problem['zone'] not in wanted.setdefault(host, []):
+                wanted[host].append(problem['zone'])
+    return wanted
+
+
+def add_differences(report, collected, limit=20):
+    """The report with ``differences`` on the problems whose records were collected: records the reference
+    copy has and this one lacks (missing), and the other way round (extra), ``limit`` of each at most.
+
+    ``collected``: host -> what zone_content registered there with ``collect``.
+    """
+    lines = {}
+    for host, registered in (collected or {}).items():
+        for call in _calls(registered) if registered else []:
+            for entry in call.get('zones') or []:
+                zone = _zone_key(entry['zone'])
+                lines[(zone, host, False)] = entry.get('record_lines')
+                if entry.get('file'):
+                    lines[(zone, host, True)] = entry['file'].get('record_lines')
+    out = dict(report)
+    problems = []
+    for problem in report.get('problems') or []:
+        problem = dict(problem)
+        if problem['status'] in _LISTED:
+            reference, use_file = _reference(report, problem)
+            zone = _zone_key(problem['zone'])
+            theirs = lines.get((zone, reference, use_file))
+            mine = lines.get((zone, problem['host'], False))
+            if theirs is not None and mine is not None:
+                missing = sorted(set(theirs) - set(mine))
+                extra = sorted(set(mine) - set(theirs))
+                problem['differences'] = {'compared_with': '%s%s' % (reference, "'s zone file" if use_file else ''),
+                                          'missing': missing[:limit], 'extra': extra[:limit],
+                                          'missing_count': len(missing), 'extra_count': len(extra)}
+        problems.append(problem)
+    out['problems'] = problems
+    return out

@@ -73,6 +73,23 @@ def _affected_text(p):
     return text
 
 
+def _difference_lines(p):
+    """The records that differ, against the copy named in compared_with."""
+    diff = p.get('differences')
+    if not diff:
+        return []
+    out = []
+    for kind, sign in (('missing', '-'), ('extra', '+')):
+        for line in diff[kind]:
+            out.append('%s %s' % (sign, line))
+        more = diff['%s_count' % kind] - len(diff[kind])
+        if more > 0:
+            out.append('%s ... and %d more' % (sign, more))
+    if out:
+        out.insert(0, 'records against %s (- only there, + only here):' % diff['compared_with'])
+    return out
+
+
 def problems_text(data):
     """Every cause as an operator reads it: what, where, and the one fix; then the rows it affects."""
     lines = []
@@ -82,6 +99,7 @@ def problems_text(data):
         affected = _affected(data, cause)
         for p in affected[:AFFECTS_SHOWN]:
             lines.append('  * %s' % _affected_text(p))
+            lines.extend('    %s' % d for d in _difference_lines(p))
             if p.get('server_fix'):
                 lines.append('    by hand on the server: %s' % p['server_fix'])
         if len(affected) > AFFECTS_SHOWN:
@@ -107,6 +125,9 @@ def markdown(data):
             affected = _affected(data, cause)
             for p in affected[:AFFECTS_SHOWN]:
                 out.append('  - %s' % _affected_text(p))
+                diff = _difference_lines(p)
+                if diff:
+                    out += ['', '    ```'] + ['    %s' % d for d in diff] + ['    ```', '']
             if len(affected) > AFFECTS_SHOWN:
                 out.append('  - ... and %d more (report.json lists all)' % (len(affected) - AFFECTS_SHOWN))
             out.append('')
@@ -142,7 +163,9 @@ def html_report(data):
         parts.append('<p><b>Fix:</b> %s</p><ul>' % esc(cause['remediation']))
         affected = _affected(data, cause)
         for p in affected[:AFFECTS_SHOWN]:
-            parts.append('<li>%s</li>' % esc(_affected_text(p)))
+            diff = _difference_lines(p)
+            parts.append('<li>%s%s</li>' % (esc(_affected_text(p)),
+                                            '<pre>%s</pre>' % esc('\n'.join(diff)) if diff else ''))
         if len(affected) > AFFECTS_SHOWN:
             parts.append('<li>... and %d more (report.json lists all)</li>' % (len(affected) - AFFECTS_SHOWN))
         parts.append('</ul></div>')
