@@ -84,9 +84,7 @@ def rotate_zone(zone, old, new, step):
     step = int(step)
     if step not in (1, 2, 3, 4):
         raise AnsibleFilterError('dnsops.zonesync.rotate_zone: step must be 1, 2, 3 or 4, got %r' % (step,))
-    uses_old = _same_key(zone.get('key'), old) or any(
-        isinstance(s, dict) and _same_key(s.get('key'), old) for s in zone.get('secondaries') or [])
-    if not uses_old:
+    if not _uses_key(zone, old):
         return zone
     current = new if step >= 2 else old
     other = {1: [new], 2: [old], 3: [old], 4: []}[step]
@@ -100,6 +98,20 @@ def rotate_zone(zone, old, new, step):
     return result
 
 
+def _uses_key(zone, key):
+    return _same_key(zone.get('key'), key) or any(
+        isinstance(s, dict) and _same_key(s.get('key'), key) for s in zone.get('secondaries') or [])
+
+
+def zones_using_key(zones, key):
+    """Normalised names of the zones that use ``key`` anywhere: as their key, or for one of their secondaries.
+
+    After a rotation away from ``key`` (the tsig role's rotation record), these are the zones whose inventory was
+    not updated: deploying them would put the old key back.
+    """
+    return [str(z.get('name')).rstrip('.').lower() for z in zones or [] if isinstance(z, dict) and _uses_key(z, key)]
+
+
 def rotated_zone_names(zones, key):
     """Normalised names (lower case, no final dot) of the zones whose key is ``key``."""
     return [str(z.get('name')).rstrip('.').lower() for z in zones or []
@@ -109,4 +121,5 @@ def rotated_zone_names(zones, key):
 class FilterModule(object):
     def filters(self):
         return {'host_plan': host_plan, 'fleet_plan': fleet_plan, 'tsig_secret': tsig_secret, 'tsig_key': tsig_key,
-                'rotate_zone': rotate_zone, 'rotated_zone_names': rotated_zone_names}
+                'rotate_zone': rotate_zone, 'rotated_zone_names': rotated_zone_names,
+                'zones_using_key': zones_using_key}

@@ -13,8 +13,8 @@ MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(REPO, 'plugins', 
                  if name.endswith('.py') and not name.startswith('_'))
 
 
-def test_four_modules_present():
-    assert MODULES == ['soa_serial', 'tsig_key', 'zone_file', 'zone_transfer_check']
+def test_every_module_present():
+    assert MODULES == ['soa_serial', 'tsig_key', 'zone_content', 'zone_file', 'zone_transfer_check']
 
 
 @pytest.mark.parametrize('module', MODULES)
