@@ -10,6 +10,8 @@
 #                     SANITY_ARGS="--test pep8" narrows it
 #   make units        pytest tests/unit
 #   make integration  pytest tests/integration
+#   make integration-hosts  the modules' DNS tests again under the managed hosts'
+#                     own Python and dnspython (Debian 12: python3-dnspython 2.3)
 #   make lint         ansible-lint (production profile), then yamllint -s .
 #   make image        the local systemd base image for podman (built once)
 #   make molecule     every molecule scenario (MOLECULE_SCENARIOS="default")
@@ -50,12 +52,12 @@ ALLOW_NO_TESTS ?=
 # The venv's tools first (ansible-lint warns otherwise; ansible-test's children need it).
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help test deps venv sanity units integration lint build clean distclean collection-link image molecule bench
+.PHONY: help test deps venv sanity units integration integration-hosts hosts-venv lint build clean distclean collection-link image molecule bench
 
 help:
 	@sed -n '3,27s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
-test: deps venv sanity units integration lint molecule
+test: deps venv sanity units integration integration-hosts lint molecule
 
 deps:
 	@$(CURDIR)/.ci/deps.sh
@@ -97,6 +99,27 @@ units: venv
 
 integration: deps venv
 	@$(call pytest,tests/integration)
+
+# The managed hosts run the modules under their own Python and dnspython
+# (Debian 12: /usr/bin/python3 with python3-dnspython 2.3), which differs from
+# the venv's: a venv on the system Python that sees the system's dnspython and
+# netaddr, with only ansible-core (for module_utils) added.
+HOSTS_VENV := $(CURDIR)/.venv-hosts
+HOSTS_TESTS := tests/integration/test_zone_transfer_check.py tests/integration/test_zone_content.py \
+	tests/integration/test_soa_serial.py tests/integration/test_fastpath_soa.py tests/integration/test_fastpath_xfr.py
+hosts-venv: deps
+	@if ! $(HOSTS_VENV)/bin/python -c 'import ansible, dns, netaddr, pytest' 2>/dev/null; then
+	    rm -rf $(HOSTS_VENV)
+	    /usr/bin/python3 -m venv --system-site-packages $(HOSTS_VENV)
+	    $(HOSTS_VENV)/bin/python -m pip install --disable-pip-version-check -q 'ansible-core>=2.16,<2.20'
+	fi
+	# The point is the system's dnspython, not one pip brought in.
+	$(HOSTS_VENV)/bin/python -c 'import dns, dns.version, sys; assert dns.__file__.startswith("/usr/lib/python3/"), dns.__file__; print("hosts-venv: Python %s, dnspython %s from %s" % (sys.version.split()[0], dns.version.version, dns.__file__))'
+
+integration-hosts: hosts-venv
+	@rc=0
+	$(HOSTS_VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(HOSTS_TESTS) || rc=$$?
+	exit $$rc
 
 # The collection itself, importable under its own name (also done by tests/conftest.py).
 collection-link:
@@ -141,7 +164,7 @@ clean:
 	find $(CURDIR) -path $(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean
-	@rm -rf $(VENV)
+	@rm -rf $(VENV) $(HOSTS_VENV)
 
 # ---------------------------------------------------------------------------
 # The lab (`make lab`, the README's first command): a containerised fleet on

@@ -15,6 +15,7 @@ packages=(
     sqlite3 git                       # pdns databases; sanity copy (tests/sanity/run.sh)
     python3 python3-venv              # make venv
     ca-certificates                   # pip over https
+    python3-dnspython python3-netaddr python3-pytest  # the managed hosts' own Python libraries (make integration-hosts)
     shellcheck                        # otherwise ansible-test skips its shellcheck test
     podman runc mmdebstrap            # molecule scenarios and the lab: systemd containers, local base image
 )

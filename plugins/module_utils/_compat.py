@@ -8,10 +8,11 @@
 """Reading a signed DNS message without verifying its TSIG, on every supported dnspython.
 
 dnspython 2.4 and later skip TSIG verification with ``keyring=False``. dnspython
-2.3 (Debian 12's python3-dnspython, which the managed hosts run) always
-verifies and fails with AttributeError on ``keyring=False``. There, the TSIG
-record (always the last one of the message, RFC 8945 5.1) is cut off the wire
-and read on its own.
+2.3 (Debian 12's python3-dnspython, which the managed hosts run) does not: it
+fails with AttributeError on ``keyring=False``, or raises the peer's TSIG error
+(PeerBadKey for a BADKEY answer, PeerBadTime for BADTIME) before the caller can
+read it. There, the TSIG record (always the last one of the message, RFC 8945
+5.1) is cut off the wire and read on its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import struct
 
 try:
     import dns.message
+    import dns.tsig
+    import dns.version
     import dns.name
     import dns.rdata
     import dns.rdataclass
@@ -29,6 +32,11 @@ except ImportError:  # the modules check with assert_requirements_present
     pass
 
 _TSIG = 250
+
+try:
+    _SKIPS_TSIG = (dns.version.MAJOR, dns.version.MINOR) >= (2, 4)
+except NameError:  # no dnspython: the modules check with assert_requirements_present
+    _SKIPS_TSIG = False
 
 
 def _skip_name(wire, offset):
@@ -69,8 +77,10 @@ def _strip_tsig(wire):
 def from_wire_unverified(wire, **kwargs):
     """Parse ``wire`` without checking its TSIG. Returns (message, TSIG rdata or None)."""
     try:
+        if not _SKIPS_TSIG:
+            raise TypeError('dnspython %s verifies TSIG whatever keyring says' % dns.version.version)
         message = dns.message.from_wire(wire, keyring=False, **kwargs)
-    except (AttributeError, TypeError):
+    except (AttributeError, TypeError, dns.tsig.PeerError):
         stripped, rdata, keyname = _strip_tsig(wire)
         message = dns.message.from_wire(stripped, **kwargs)
         if rdata is not None:

@@ -590,6 +590,7 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
     zones = sorted(set(r['zone'] for r in rows))
     bad_zones = set(p['zone'] for p in problems)
     return {
+        'derived_by': 'dnsops.zonesync.fleet_report',
         'generated_at': generated_at,
         'summary': {'zones': len(zones), 'servers': len(set(r['host'] for r in rows)), 'pairs': len(rows),
                     'in_sync': sum(1 for r in rows if r['status'] == 'in_sync' and not r.get('cause')),

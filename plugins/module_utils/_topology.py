@@ -194,6 +194,34 @@ def _check_record(record, zone, where):
     return {'name': name if name == '@' else str(name), 'type': rtype, 'value': texts, 'ttl': ttl}
 
 
+def _check_coexistence(records, zone, where):
+    """Refuse record sets a server would refuse to load: a CNAME next to other data or at the apex, two CNAMEs."""
+    origin = dns.name.from_text(zone)
+    owners = {}
+    for index, record in enumerate(records):
+        owner = origin if record['name'] == '@' else dns.name.from_text(record['name'], origin=origin)
+        owners.setdefault(owner, []).append((index, record))
+    for owner, entries in owners.items():
+        cnames = [(i, r) for i, r in entries if r['type'] == 'CNAME']
+        if not cnames:
+            continue
+        shown = owner.relativize(origin).to_text() if owner != origin else '@'
+        index = cnames[0][0]
+        if owner == origin:
+            _fail('%s.records[%d]: a CNAME cannot be at the zone apex (%s), which holds the SOA and NS records. Use '
+                  'A/AAAA records there instead.' % (where, index, zone))
+        values = [v for i, r in cnames for v in r['value']]
+        if len(values) > 1:
+            _fail('%s.records[%d]: %s has %d CNAME values; a name can have only one CNAME.'
+                  % (where, index, shown, len(values)))
+        others = [(i, r) for i, r in entries if r['type'] != 'CNAME']
+        if others:
+            other_index, other = others[0]
+            _fail('%s.records[%d]: %s has a CNAME and also %s data (records[%d]); a CNAME cannot coexist with other '
+                  'records at the same name (RFC 1034 3.6.2), so the server would refuse the zone. Keep one of them.'
+                  % (where, index, shown, other['type'], other_index))
+
+
 def _host_facts(host, hostvars, where):
     """Server type and addresses of one inventory host."""
     if host not in hostvars:
@@ -300,6 +328,7 @@ def check_topology(zones, keys, hostvars):
             _fail('%s: set either `records` or `file`, not both.' % where)
         for rindex, record in enumerate(_as_list(zone.get('records'), where + '.records')):
             records.append(_check_record(record, name, '%s.records[%d]' % (where, rindex)))
+        _check_coexistence(records, name, where)
         ns = [_name(n, '%s.ns[%d]' % (where, i)) for i, n in enumerate(_as_list(zone.get('ns'), where + '.ns'))]
         soa = dict(SOA_DEFAULTS)
         user_soa = zone.get('soa') or {}
@@ -419,6 +448,7 @@ def host_plan(zones, keys, hostvars, host):
     if plan_zones and check_key:
         needed_keys.add(check_key)
     return {
+        'derived_by': 'dnsops.zonesync.host_plan',
         'host': host,
         'check_key': check_key if plan_zones else None,
         'server': own['server'] if own else (hostvars[host] or {}).get('zonesync_server'),

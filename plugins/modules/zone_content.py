@@ -13,7 +13,7 @@ short_description: Content digests of many zones as one server really serves the
 version_added: 0.2.0
 description:
   - Transfers every zone in O(zones) from one server (AXFR, several at a time) and returns, per zone, the
-    serial and an order-independent digest of every record: two servers that return the same digest serve the
+    serial and an order-independent digest of every record. Two servers that return the same digest serve the
     same records, whatever their serials say.
   - Meant to run on each DNS server against itself (its own address as O(server) and O(source)), signed with a
     read-only check key that every server of the fleet accepts only from its own address. Copies are then

@@ -129,7 +129,7 @@ options:
   bump:
     description:
       - Write the next serial even when the content is the same, for a zone that was changed without a serial
-        increment: the secondaries then take the file's content.
+        increment, so that the secondaries take the file's content.
     type: bool
     default: false
 '''

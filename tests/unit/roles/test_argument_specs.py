@@ -42,3 +42,12 @@ def test_every_default_is_in_the_argument_spec_with_the_same_value(role):
         assert name in options, '%s: %s is in defaults/main.yml but not in meta/argument_specs.yml' % (role, name)
         if '{{' not in str(value):
             assert options[name].get('default') == value, '%s: %s defaults differ' % (role, name)
+
+
+@pytest.mark.parametrize('family', ['Debian', 'RedHat'])
+def test_the_content_check_reads_the_zone_files_where_the_server_roles_write_them(family):
+    def load(role):
+        with open(os.path.join(REPO, 'roles', role, 'vars', family + '.yml')) as handle:
+            return yaml.safe_load(handle)
+    dirs = load('convergence')['convergence__zone_dirs']
+    assert dirs == {'bind': load('bind')['bind__primary_dir'], 'powerdns': load('powerdns')['powerdns__zone_dir']}

@@ -248,3 +248,41 @@ def test_targets_groups_and_content_zones():
         {'upstream': 'p', 'upstream_address': '10.0.0.1', 'source': '10.0.0.2', 'key': 'k', 'zones': ['b.test']}]
     assert _fleet.content_zones(plan, {'bind': '/var/lib/bind/zonesync/'}) == [
         'a.test', 'b.test', 'c.test', {'name': 'd.test', 'file': '/var/lib/bind/zonesync/d.test.zone'}]
+
+
+def test_serial_floors_take_the_newest_answered_serial():
+    serials = soa({'p': 5, 's1': 9, 's2': None, 't2': 7})
+    assert _fleet.serial_floors(serials) == {'example.test': 9}
+    # a skipped task (no secondaries) gives no floor
+    assert _fleet.serial_floors([{'skipped': True}]) == {}
+
+
+def test_differences_are_listed_against_the_primary_for_the_zones_that_differ():
+    report = _fleet.report(FLEET, IN_SYNC, content=content({'p': 'new', 's1': 'old', 's2': 'old', 't2': 'old'}))
+    wanted = _fleet.records_to_list(report)
+    assert wanted == {'s1': ['example.test'], 'p': ['example.test'], 's2': ['example.test'], 't2': ['example.test']}
+    lines_p = ['a.example.test. 300 A 192.0.2.1', 'new.example.test. 300 A 192.0.2.9']
+    lines_s = ['a.example.test. 300 A 192.0.2.1', 'old.example.test. 300 A 192.0.2.8']
+    collected = {'p': {'zones': [{'zone': 'example.test', 'record_lines': lines_p}]},
+                 's1': {'zones': [{'zone': 'example.test', 'record_lines': lines_s}]},
+                 's2': {'failed': True, 'msg': 'gone'}}
+    listed = _fleet.add_differences(report, collected)
+    s1 = [p for p in listed['problems'] if p['host'] == 's1'][0]
+    assert s1['differences'] == {'compared_with': 'p', 'missing': ['new.example.test. 300 A 192.0.2.9'],
+                                 'extra': ['old.example.test. 300 A 192.0.2.8'], 'missing_count': 1, 'extra_count': 1}
+    # s2's records could not be read: no differences, and the report is not changed otherwise
+    assert 'differences' not in [p for p in listed['problems'] if p['host'] == 's2'][0]
+    text = _fleet_text.problems_text(listed)
+    assert '    - new.example.test. 300 A 192.0.2.9' in text and '    + old.example.test. 300 A 192.0.2.8' in text
+    assert report['problems'][0].get('differences') is None  # the input report is left as it was
+
+
+def test_a_primary_not_serving_its_file_is_compared_with_the_file():
+    files = {'example.test': {'path': '/z', 'status': 'ok', 'serial': 5, 'digest': 'edited'}}
+    report = _fleet.report(FLEET, IN_SYNC, content=content(dict.fromkeys(ADDR, 'aa'), files=files))
+    assert _fleet.records_to_list(report) == {'p': ['example.test']}
+    collected = {'p': {'zones': [{'zone': 'example.test', 'record_lines': ['x. 1 A 192.0.2.1'],
+                                  'file': {'record_lines': ['x. 1 A 192.0.2.1', 'y. 1 A 192.0.2.2']}}]}}
+    (problem,) = _fleet.add_differences(report, collected)['problems']
+    assert problem['differences']['compared_with'] == "p's zone file"
+    assert problem['differences']['missing'] == ['y. 1 A 192.0.2.2'] and problem['differences']['extra'] == []
