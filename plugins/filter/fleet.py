@@ -47,8 +47,8 @@ def exposure_targets(fleet, all_zones=False):
 
 
 def fleet_report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None, content=None,
-                 paths=None):
-    return _fleet.report(fleet, soa_results, transfer_results, exposure_results, generated_at, content, paths)
+                 paths=None, state=None):
+    return _fleet.report(fleet, soa_results, transfer_results, exposure_results, generated_at, content, paths, state)
 
 
 def fleet_table(rows):

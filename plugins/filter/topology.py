@@ -56,6 +56,11 @@ def tsig_key(keys, name):
             'secret': tsig_secret(keys, name)}
 
 
+def tsig_keys(keys, names):
+    """Several keys as the modules want them (name, algorithm, secret), for the key names given."""
+    return [tsig_key(keys, name) for name in names or []]
+
+
 def tsig_secret(keys, name):
     for key in keys or []:
         if isinstance(key, dict) and str(key.get('name', '')).rstrip('.').lower() == str(name).rstrip('.').lower():
@@ -121,5 +126,6 @@ def rotated_zone_names(zones, key):
 class FilterModule(object):
     def filters(self):
         return {'host_plan': host_plan, 'fleet_plan': fleet_plan, 'tsig_secret': tsig_secret, 'tsig_key': tsig_key,
+                'tsig_keys': tsig_keys,
                 'rotate_zone': rotate_zone, 'rotated_zone_names': rotated_zone_names,
                 'zones_using_key': zones_using_key}

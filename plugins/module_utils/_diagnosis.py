@@ -241,14 +241,24 @@ _CAUSES = {
         'edited).',
         'Re-run {site}: it writes the zone on {host} as a secondary of {upstream} again. Then re-run check.yml.'),
     'zone_file_not_loaded': (
-        'The zone file {path} of {zones_text} on the primary {host} does not load ({detail}). {host} keeps serving its '
-        'last good copy (serial {serial}): the change in the file is not live anywhere.',
+        'The zone file of {zones_text} on the primary {host} does not load ({detail}). {host} keeps serving its '
+        'last good copy: the change in the file is not live anywhere.',
         'Re-run {site}: it writes the file from the inventory and checks it with named-checkzone/zone2sql before it '
         'goes live. Never edit a zone file the collection manages by hand; change zonesync_zones instead.'),
     'primary_not_serving_file': (
-        'The primary {host} serves other records for {zones_text} (serial {serial}) than its zone file {path} holds '
-        '(serial {file_serial}): the file was changed and not loaded, or it failed to load.',
+        'The primary {host} serves other records for {zones_text} than its zone file holds ({detail}): the file '
+        'was changed and not loaded, or it failed to load.',
         'Re-run {site}: it writes the file from the inventory with the next serial and reloads the zone.'),
+    'config_drift': (
+        '{host} is configured otherwise than the inventory says: it {drift_text}. This breaks (or will break at the '
+        'next change) the transfers of {zones_text}.',
+        'Re-run {site}: it writes {host}\'s zones and keys from the inventory again and makes the zones that lag '
+        'transfer. If the inventory is what is wrong, correct zonesync_zones or zonesync_keys first.'),
+    'server_log_tsig': (
+        '{host}\'s own log says its transfers of {zones_text} from {upstream} fail TSIG ({log_line}), although the '
+        'same transfer with the inventory\'s key works from its address: the key {host} is running with is not the '
+        'one in its configuration files (a change not reloaded).',
+        'Re-run {site}: it writes the key again and reloads {host}; then re-run check.yml.'),
     'upstream_lags': (
         '{host} lags for {zones_text} because its upstream {upstream} lags too: it cannot get what {upstream} does not '
         'have yet.',

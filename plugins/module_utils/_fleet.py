@@ -196,7 +196,13 @@ def _failure(call):
 class _Seen(object):
     """What each host reported: its own copies (content) and its transfers from its upstream (paths)."""
 
-    def __init__(self, content, paths, transfer_results):
+    def __init__(self, content, paths, transfer_results, state=None):
+        self.state_zones = {}
+        self.state_keys = {}
+        self.state_details = {}
+        self.state_failed = {}
+        for host, registered in (state or {}).items():
+            self._read_state(host, registered)
         self.content = {}
         self.content_hosts = set(content or {})
         self.content_failed = {}
@@ -227,6 +233,19 @@ class _Seen(object):
                 continue
             for entry in call.get('zones') or []:
                 self.content[(_zone_key(entry['zone']), host)] = entry
+
+    def _read_state(self, host, registered):
+        if not registered or registered.get('skipped'):
+            return
+        failure = _failure(registered)
+        if failure:
+            self.state_failed[host] = failure
+            return
+        for entry in registered.get('zones') or []:
+            self.state_zones[(_zone_key(entry['zone']), host)] = entry
+        self.state_keys[host] = dict((k['name'], k) for k in registered.get('keys') or [])
+        for entry in registered.get('details') or []:
+            self.state_details[(_zone_key(entry['zone']), host)] = entry
 
     def _read_path(self, host, call):
         if call.get('skipped'):
@@ -365,6 +384,7 @@ def _analyse_primary(causes, row, seen, expect_content):
         kind = 'primary_unanswered'
         causes.add(('primary_unanswered', row['host'], row['status']), kind, row, row['status'], ctx, row.get('error'))
         return None
+    _drift(causes, row, seen, None)
     state, entry = _content_of(seen, row, expect_content)
     if state == 'read':
         row['content'] = 'read'
@@ -415,6 +435,8 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
             causes.add(('primary_unanswered', primary_row['host'], primary_row['status']), 'primary_unanswered', row,
                        row['status'], {})
         return
+    if _drift(causes, row, seen, upstream_row) and row['status'] != 'in_sync':
+        return
     if row['status'] == 'ahead':
         pctx = {'host': primary_row['host'], 'serial': primary_row['serial'], 'ahead': row['host'],
                 'ahead_serial': row['serial'], 'next_serial': (row['serial'] + 1) % 4294967296}
@@ -438,11 +460,11 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
             row['problem'] = row['status']
             row['detail'] = 'its upstream %s lags too' % row['upstream']
             return
-        _path_cause(causes, row, path, ctx, lagging=True)
+        _path_cause(causes, row, path, ctx, True, seen)
         return
     # In sync by serial: the next transfer must work, and the records must be the primary's.
     if path is not None and path.get('status') not in (None, 'ok'):
-        _path_cause(causes, row, path, ctx, lagging=False)
+        _path_cause(causes, row, path, ctx, False, seen)
     elif row['host'] in seen.paths_failed:
         ctx['detail'] = seen.paths_failed[row['host']]
         causes.add(('check_failed', row['host']), 'check_failed', row, 'check_failed', ctx, ctx['detail'])
@@ -468,7 +490,7 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
         row['status'] = 'behind' if dist > 0 else 'ahead'
         row['serial'] = entry.get('serial')
         row['lag'] = dist
-        _path_cause(causes, row, path, ctx, lagging=True)
+        _path_cause(causes, row, path, ctx, True, seen)
         return
     upstream_entry = entries.get(row['upstream'])
     if row['upstream'] != primary_row['host'] and upstream_entry is not None \
@@ -486,6 +508,83 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
     if row['host'] not in others:
         others.append(row['host'])
     cause['context']['others'] = ', '.join(others)
+
+
+def _key_drift(seen, host, key):
+    """What is wrong with ``key`` on ``host`` according to its own state, or None."""
+    have = seen.state_keys.get(host, {}).get(key) if key else None
+    if have is None:
+        return None
+    if not have.get('present'):
+        return 'does not have the key %s' % key
+    if have.get('algorithm_matches') is False:
+        return 'has the key %s with algorithm %s, not the inventory\'s' % (key, have.get('algorithm'))
+    if have.get('secret_matches') is False:
+        return 'has another secret for the key %s than the inventory' % key
+    return None
+
+
+def _zone_drift(seen, row):
+    """How ``row``'s server is configured otherwise than the inventory says, for that zone, or None."""
+    entry = seen.state_zones.get((_zone_key(row['zone']), row['host']))
+    if entry is None:
+        return None
+    if not entry.get('configured'):
+        return 'does not have the zone %s in its configuration' % row['zone']
+    if entry.get('type') != row['role']:
+        return 'serves %s as %s, the inventory says %s' % (row['zone'], entry.get('type'), row['role'])
+    if row['role'] != 'secondary':
+        return None
+    primaries = entry.get('primaries') or []
+    if primaries != [row['upstream_address']]:
+        return 'pulls %s from %s, the inventory says from %s (%s)' % (
+            row['zone'], ', '.join(primaries) or 'nowhere', row['upstream'], row['upstream_address'])
+    if (entry.get('key') or None) != (row['key'] or None):
+        return 'signs its transfers of %s with %s, the inventory says %s' % (
+            row['zone'], entry.get('key') or 'no key', row['key'] or 'no key')
+    return _key_drift(seen, row['host'], row['key'])
+
+
+def _drift(causes, row, seen, upstream_row):
+    """Name the server whose real configuration differs from the inventory (this one or its upstream)."""
+    found = []
+    mine = _zone_drift(seen, row)
+    if mine:
+        found.append((row['host'], mine))
+    if row['role'] == 'secondary' and upstream_row is not None and row['key']:
+        theirs = _key_drift(seen, upstream_row['host'], row['key'])
+        if theirs:
+            found.append((upstream_row['host'], theirs))
+    for host, text in found:
+        cause = causes.add(('config_drift', host), 'config_drift', row, 'config_drift', {'host': host},
+                           '%s %s' % (host, text))
+        drifts = cause['context'].setdefault('drift_list', [])
+        if text not in drifts:
+            drifts.append(text)
+        cause['context']['drift_text'] = '; '.join(drifts[:_ZONES_SHOWN]) + (
+            '; and %d more' % (len(drifts) - _ZONES_SHOWN) if len(drifts) > _ZONES_SHOWN else '')
+    if row['host'] in seen.state_failed:
+        causes.add(('check_failed', row['host']), 'check_failed', row, 'check_failed',
+                   {'host': row['host'], 'detail': seen.state_failed[row['host']]}, seen.state_failed[row['host']])
+    return bool(found)
+
+
+def _log_detail(seen, row):
+    """What the server's own journal says about a lagging zone, for the row's detail."""
+    details = seen.state_details.get((_zone_key(row['zone']), row['host']))
+    if not details:
+        return None, None
+    parts = []
+    if details.get('backoff_until'):
+        parts.append('%s backs off this zone until %s' % (row['host'], details['backoff_until']))
+    status = details.get('status') or {}
+    if status.get('next_refresh'):
+        parts.append('next refresh %s' % status['next_refresh'])
+    if details.get('tsig_error'):
+        parts.append('its log: %s' % details['tsig_error'])
+    elif details.get('last'):
+        parts.append('its log: %s' % details['last'])
+    return '; '.join(parts) or None, details.get('tsig_error')
 
 
 def _merge_ahead(cause, row):
@@ -506,7 +605,7 @@ def _cause_key_of(causes, row):
     raise KeyError(row['cause'])
 
 
-def _path_cause(causes, row, path, ctx, lagging):
+def _path_cause(causes, row, path, ctx, lagging, seen):
     status = row['status'] if lagging else 'transfer_failing'
     if path is None:
         if lagging:
@@ -518,8 +617,15 @@ def _path_cause(causes, row, path, ctx, lagging):
     ctx = dict(ctx, detail=path.get('detail') or path.get('diagnosis'), skew=path.get('skew'), status=result)
     if result == 'ok':
         if lagging:
+            log, tsig_line = _log_detail(seen, row) if seen is not None else (None, None)
+            if tsig_line:
+                ctx['log_line'] = tsig_line
+                causes.add(('server_log_tsig', row['host'], row['upstream']), 'server_log_tsig', row, status, ctx,
+                           log)
+                return
             causes.add(('not_refreshed', row['host'], row['upstream']), 'not_refreshed', row, status, ctx,
-                       'the transfer from %s works; %s has not refreshed' % (row['upstream'], row['host']))
+                       'the transfer from %s works; %s has not refreshed%s' % (
+                           row['upstream'], row['host'], ('; ' + log) if log else ''))
         return
     kind = _TRANSFER_CAUSES.get(result, 'transfer_broken')
     cause = causes.add((kind, row['host'], row['upstream'], row['key'], result), kind, row, status, ctx,
@@ -536,16 +642,17 @@ def _path_cause(causes, row, path, ctx, lagging):
 
 
 def report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None, content=None,
-           paths=None):
+           paths=None, state=None):
     """The whole check as one dictionary (the JSON report).
 
     ``content``: host -> what zone_content registered on that host against itself (None: content is not part
     of this check). ``paths``: host -> what zone_content registered on that host against its upstreams (one
-    call or a loop). ``transfer_results``: zone_transfer_check results of transfers from secondaries (a list of
+    call or a loop). ``state``: host -> what server_state registered on that host (None: the servers'
+    configuration is not part of this check). ``transfer_results``: zone_transfer_check results of transfers from secondaries (a list of
     loop results whose item has zone and host, or host -> registered loop variable).
     """
     expect_content = content is not None
-    seen = _Seen(content, paths, transfer_results)
+    seen = _Seen(content, paths, transfer_results, state)
     rows = matrix(fleet, soa_results)
     causes = _Causes()
     for zone, zone_rows in _by_zone(rows).items():

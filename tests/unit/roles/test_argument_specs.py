@@ -49,5 +49,8 @@ def test_the_content_check_reads_the_zone_files_where_the_server_roles_write_the
     def load(role):
         with open(os.path.join(REPO, 'roles', role, 'vars', family + '.yml')) as handle:
             return yaml.safe_load(handle)
-    dirs = load('convergence')['convergence__zone_dirs']
-    assert dirs == {'bind': load('bind')['bind__primary_dir'], 'powerdns': load('powerdns')['powerdns__zone_dir']}
+    mine = load('convergence')
+    assert mine['convergence__zone_dirs'] == {'bind': load('bind')['bind__primary_dir'],
+                                              'powerdns': load('powerdns')['powerdns__zone_dir']}
+    assert mine['convergence__bind_config'] == load('bind')['bind__main_conf']
+    assert mine['convergence__powerdns_database'] == load('powerdns')['powerdns__database']

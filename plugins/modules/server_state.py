@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) dnsops.zonesync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: server_state
+short_description: What a BIND or PowerDNS server is really configured with, next to the keys you expect
+version_added: 0.2.0
+description:
+  - Reads, on the DNS server itself, the configuration the server really uses, for the zones given in O(zones),
+    each zone's type, the primaries it pulls from and the TSIG key it signs with.
+  - BIND, the configuration as named parses it (C(named-checkconf -p)). PowerDNS (gsqlite3), the domains table,
+    the AXFR-MASTER-TSIG and TSIG-ALLOW-AXFR metadata and the tsigkeys table, opened read-only.
+  - Compares the server's TSIG keys with O(expect_keys) on the server and returns only whether each key is present
+    and whether its algorithm and secret match, never a secret or a hash of one.
+  - For the zones in O(details_for) (those that lag), also returns C(rndc zonestatus) (BIND) and the server's last
+    journal lines that name the zone, with what they say (a TSIG error, a PowerDNS back-off and until when).
+  - Never changes anything.
+author:
+  - dnsops.zonesync maintainers (@dnsops)
+requirements:
+  - named-checkconf and rndc (BIND), or read access to the gsqlite3 database (PowerDNS); journalctl for the logs
+extends_documentation_fragment:
+  - dnsops.zonesync.attributes
+  - dnsops.zonesync.attributes.info_module
+options:
+  server:
+    description: The server software.
+    type: str
+    choices: [bind, powerdns]
+    required: true
+  zones:
+    description: The zones to report, configured or not.
+    type: list
+    elements: str
+    required: true
+  expect_keys:
+    description: The TSIG keys the server should have (C(name), C(algorithm), C(secret)), to compare with its own.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The key name.
+        type: str
+        required: true
+      algorithm:
+        description: The algorithm.
+        type: str
+        default: hmac-sha256
+      secret:
+        description: The base64 secret.
+        type: str
+        required: true
+        no_log: true
+  details_for:
+    description: Zones whose status and journal lines are returned too.
+    type: list
+    elements: str
+    default: []
+  config:
+    description: The main BIND configuration file.
+    type: path
+    default: /etc/bind/named.conf
+  database:
+    description: The PowerDNS gsqlite3 database.
+    type: path
+    default: /var/lib/powerdns/pdns.sqlite3
+  journal_unit:
+    description: The systemd unit whose journal is read (default C(named) for BIND, C(pdns) for PowerDNS).
+    type: str
+notes:
+  - BIND's configuration is read from disk as named parses it; a change written but not reloaded shows here before
+    named uses it.
+seealso:
+  - module: dnsops.zonesync.zone_content
+"""
+
+EXAMPLES = r"""
+- name: What this secondary really pulls, from where, with which key
+  dnsops.zonesync.server_state:
+    server: bind
+    zones: [example.com, example.net]
+    expect_keys:
+      - name: xfr-example
+        algorithm: hmac-sha256
+        secret: "{{ vault_xfr_example }}"
+    details_for: [example.net]
+  register: state
+"""
+
+RETURN = r"""
+zones:
+  description: One entry per zone of O(zones).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    zone:
+      description: The zone, lower case, without the final dot.
+      type: str
+    configured:
+      description: Whether the server has the zone at all.
+      type: bool
+    type:
+      description: V(primary), V(secondary), or another kind the server names.
+      type: str
+    primaries:
+      description: The addresses a secondary pulls from.
+      type: list
+      elements: str
+    key:
+      description: The TSIG key a secondary signs its requests with.
+      type: str
+keys:
+  description: One entry per O(expect_keys) key.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The key name.
+      type: str
+    present:
+      description: Whether the server has a key of that name.
+      type: bool
+    algorithm:
+      description: The server's algorithm for it.
+      type: str
+    algorithm_matches:
+      description: Whether it is the expected algorithm.
+      type: bool
+    secret_matches:
+      description: Whether the server's secret is the expected one.
+      type: bool
+details:
+  description: One entry per O(details_for) zone.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    zone:
+      description: The zone.
+      type: str
+    status:
+      description: The fields of C(rndc zonestatus) (BIND), such as serial, next_refresh and expires.
+      type: dict
+    log:
+      description: The last journal lines that name the zone.
+      type: list
+      elements: str
+    backoff_until:
+      description: When PowerDNS will next try the zone, when its journal says it backed off.
+      type: str
+    tsig_error:
+      description: The last journal line that reports a TSIG failure for the zone.
+      type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
+from ansible_collections.dnsops.zonesync.plugins.module_utils._server_state import (
+    LOG_LINES,
+    bind_state,
+    log_findings,
+    parse_zonestatus,
+    powerdns_state,
+    summarize,
+    zone_log_lines,
+)
+
+
+def _run(module, argv, what):
+    rc, out, err = module.run_command(argv)
+    if rc != 0:
+        raise ZonesyncError('%s failed (exit %d): %s' % (what, rc, (err or out).strip() or 'no output'))
+    return out
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            server=dict(type='str', choices=['bind', 'powerdns'], required=True),
+            zones=dict(type='list', elements='str', required=True),
+            expect_keys=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True, no_log=False),
+                algorithm=dict(type='str', default='hmac-sha256'),
+                secret=dict(type='str', required=True, no_log=True),
+            )),
+            details_for=dict(type='list', elements='str', default=[]),
+            config=dict(type='path', default='/etc/bind/named.conf'),
+            database=dict(type='path', default='/var/lib/powerdns/pdns.sqlite3'),
+            journal_unit=dict(type='str'),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        if params['server'] == 'bind':
+            checkconf = module.get_bin_path('named-checkconf', required=False)
+            if not checkconf:
+                raise ZonesyncError('named-checkconf is not installed on this host (package bind9-utils or bind-utils).')
+            state = bind_state(_run(module, [checkconf, '-p', params['config']], 'named-checkconf -p %s' % params['config']))
+        else:
+            state = powerdns_state(params['database'])
+        result = summarize(state, params['zones'], params['expect_keys'])
+        details = []
+        if params['details_for']:
+            journal = ''
+            journalctl = module.get_bin_path('journalctl', required=False)
+            unit = params['journal_unit'] or ('named' if params['server'] == 'bind' else 'pdns')
+            if journalctl:
+                rc, journal, err = module.run_command([journalctl, '-u', unit, '-n', str(LOG_LINES), '--no-pager',
+                                                       '-o', 'short-iso'])
+                journal = journal if rc == 0 else ''
+            lines = zone_log_lines(journal, params['details_for'])
+            rndc = module.get_bin_path('rndc', required=False) if params['server'] == 'bind' else None
+            for zone in params['details_for']:
+                entry = {'zone': zone.rstrip('.').lower(), 'log': lines.get(zone.rstrip('.').lower(), [])}
+                entry.update(log_findings(entry['log']))
+                if rndc:
+                    rc, out, err = module.run_command([rndc, 'zonestatus', zone])
+                    entry['status'] = parse_zonestatus(out) if rc == 0 else {'error': (err or out).strip()}
+                details.append(entry)
+        result['details'] = details
+    except ZonesyncError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == '__main__':
+    main()

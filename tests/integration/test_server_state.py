@@ -1,0 +1,81 @@
+"""server_state (module_utils/_server_state.py) on real BIND and PowerDNS configurations.
+
+It must read what the server really has: each secondary zone's primaries and key, and whether each key's
+algorithm and secret are the ones expected, without ever returning a secret.
+"""
+
+import subprocess
+
+import dnslab
+from ansible_collections.dnsops.zonesync.plugins.module_utils._server_state import (
+    bind_state,
+    log_findings,
+    powerdns_state,
+    summarize,
+    zone_log_lines,
+)
+
+ZONE = 'example.test.'
+
+
+def expect(key, **over):
+    entry = {'name': key.name, 'algorithm': key.algorithm, 'secret': key.secret}
+    entry.update(over)
+    return entry
+
+
+def test_bind_secondary_as_named_parses_it(bind, tsig_key):
+    key = tsig_key('lab-transfer')
+    other = tsig_key('lab-transfer')
+    server = bind()
+    server.add_key(key)
+    server.add_secondary(ZONE, [('192.0.2.53', 53)], key=key, wait=False)
+    server.write_config()
+    text = subprocess.run([dnslab.NAMED_CHECKCONF, '-p', server.conf_path], capture_output=True, text=True,
+                          check=True).stdout
+    state = bind_state(text)
+    result = summarize(state, ['example.test', 'missing.test'], [expect(key), expect(other, name='lab-transfer'),
+                                                                  expect(key, name='absent')])
+    assert result['zones'] == [
+        {'zone': 'example.test', 'configured': True, 'type': 'secondary', 'primaries': ['192.0.2.53'],
+         'key': 'lab-transfer', 'file': 'secondary/example.test.db'},
+        {'zone': 'missing.test', 'configured': False}]
+    assert [(k['name'], k['present'], k['algorithm_matches'], k['secret_matches']) for k in result['keys']] == [
+        ('lab-transfer', True, True, True), ('lab-transfer', True, True, False), ('absent', False, None, None)]
+    assert key.secret not in repr(result)
+    # Another algorithm under the same name is named as such.
+    (wrong_algorithm,) = summarize(state, [], [expect(key, algorithm='hmac-sha512')])['keys']
+    assert wrong_algorithm['algorithm'] == 'hmac-sha256' and wrong_algorithm['algorithm_matches'] is False
+
+
+def test_powerdns_secondary_from_its_database(pdns, tsig_key):
+    key = tsig_key('lab-transfer')
+    server = pdns()
+    server.add_key(key)
+    server.add_secondary(ZONE, [('192.0.2.53', 53)], key=key, tsig_allow_axfr=[key], wait=False)
+    state = powerdns_state(server.db)
+    result = summarize(state, ['example.test'], [expect(key), expect(tsig_key('lab-transfer'))])
+    assert result['zones'] == [{'zone': 'example.test', 'configured': True, 'type': 'secondary',
+                                'primaries': ['192.0.2.53'], 'key': 'lab-transfer'}]
+    assert state['zones']['example.test']['accepted_keys'] == ['lab-transfer']
+    assert [k['secret_matches'] for k in result['keys']] == [True, False]
+
+
+def test_journal_lines_name_the_zone_and_what_they_say():
+    journal = '\n'.join([
+        "2026-11-27T10:00:00+0000 ns named[1]: zone example.test/IN: refresh: failure trying primary 10.0.0.1#53 "
+        "(source 10.0.0.2#0): tsig verify failure",
+        "2026-11-27T10:00:01+0000 ns named[1]: zone other.test/IN: Transfer started.",
+        "2026-11-27T10:00:02+0000 ns pdns_server[2]: Unable to AXFR zone 'example.test' from remote '10.0.0.1' "
+        "(resolver): Remote nameserver closed TCP connection",
+        # PowerDNS 4.7 (Debian 12), as seen on the lab
+        "2026-11-27T10:00:03+0000 ns pdns_server[2]: Unable to retrieve SOA for example.test, this was the first "
+        "time. NOTE: For every subsequent failed SOA check the domain will be suspended from freshness checks for "
+        "'num-errors x 60 seconds', with a maximum of 3600 seconds. Skipping SOA checks until 1795823147",
+        "2026-11-27T10:00:04+0000 ns named[1]: zone www.example.test/IN: not this zone",
+    ])
+    lines = zone_log_lines(journal, ['example.test', 'nothing.test'])
+    assert len(lines['example.test']) == 3 and lines['nothing.test'] == []
+    found = log_findings(lines['example.test'])
+    assert found['tsig_error'].endswith('tsig verify failure')
+    assert found['backoff_until'] == '2026-11-27 23:45:47 UTC'
