@@ -5,8 +5,10 @@
 
 """Filters that turn soa_serial and zone_transfer_check results into the fleet's state and reports.
 
-Documented in lagging_servers.yml, transfer_targets.yml, path_groups.yml, content_zones.yml, serial_floors.yml, records_to_list.yml, fleet_differences.yml, exposure_targets.yml, fleet_report.yml, fleet_table.yml,
-fleet_markdown.yml, fleet_html.yml and fleet_problems_text.yml next to this file.
+Documented next to this file, one YAML file per filter (lagging_servers.yml, transfer_targets.yml,
+path_groups.yml, content_zones.yml, serial_floors.yml, records_to_list.yml, fleet_differences.yml,
+exposure_targets.yml, fleet_report.yml, fleet_table.yml, fleet_markdown.yml, fleet_html.yml and
+fleet_problems_text.yml).
 """
 
 from __future__ import annotations

@@ -13,11 +13,15 @@ _TEXT = {
     'refused': (
         '{server} refused to transfer {zone} to {who}: its transfer ACL does not allow this source address{keyinfo}.',
         {
-            'bind': 'On the primary, add the secondary to the zone\'s allow-transfer, requiring address and key '
-                    'together, e.g. allow-transfer {{ !{{ !{src}; any; }}; key "{keyname}"; }}; then run '
-                    '"named-checkconf && rndc reconfig".',
-            'powerdns': 'On the primary, add {src} to allow-axfr-ips in pdns.conf, or let the key in with '
-                        '"pdnsutil set-meta {zone} TSIG-ALLOW-AXFR {keyname}"; then "pdns_control reload".',
+            'bind': 'On the primary, add {src} to the addresses of the zone\'s allow-transfer, keeping the ones already '
+                    'there and requiring address and key together: allow-transfer {{ !{{ !{{ <addresses already '
+                    'listed>; {src}; }}; any; }}; key "{keyname}"; }}; then "named-checkconf && rndc reconfig". With '
+                    'dnsops.zonesync, list the secondary in the zone\'s secondaries in zonesync_zones (and its '
+                    'zonesync_transfer_source if it sends from another address) and re-run site.yml.',
+            'powerdns': 'On the primary, let the key in for the zone: "pdnsutil set-meta {zone} TSIG-ALLOW-AXFR '
+                        '{keyname}" (keeping the keys already listed), or add {src} to allow-axfr-ips in pdns.conf for '
+                        'unsigned transfers and restart pdns. With dnsops.zonesync, list the secondary in the zone\'s '
+                        'secondaries in zonesync_zones and re-run site.yml.',
         }),
     'not_authoritative': (
         '{server} is not authoritative for {zone}: the zone is not configured there, failed to load, or the '
@@ -74,11 +78,16 @@ _TEXT = {
         '{server} answers queries over UDP, but TCP port {port} does not connect from {who}: a firewall lets UDP 53 '
         'through and blocks TCP 53. Zone transfers always use TCP, so the secondary never gets the zone. {detail}',
         {
-            'bind': 'Open TCP 53 on the primary (and any firewall between) for the secondaries, e.g. '
-                    '"nft add rule inet filter input ip saddr {src} tcp dport 53 accept"; check listen-on covers '
-                    'the address.',
-            'powerdns': 'Open TCP 53 on the primary for the secondaries (nftables, firewalld or ufw); check that '
-                        'local-address includes {server}.',
+            'bind': 'Open TCP 53 on the primary (and any firewall between) for {src}. With the dnsops.zonesync.firewall '
+                    'role, the primary\'s table inet zonesync admits the transfer sources of the zone\'s secondaries '
+                    '(set transfer_v4/transfer_v6): re-run site.yml, or by hand "nft add element inet zonesync '
+                    'transfer_v4 {{ {src} }}"; if the set has it, another firewall drops TCP 53 ("nft list ruleset"). '
+                    'Check that listen-on covers {server}.',
+            'powerdns': 'Open TCP 53 on the primary (and any firewall between) for {src}. With the dnsops.zonesync.firewall '
+                        'role, the primary\'s table inet zonesync admits the transfer sources of the zone\'s secondaries '
+                        '(set transfer_v4/transfer_v6): re-run site.yml, or by hand "nft add element inet zonesync '
+                        'transfer_v4 {{ {src} }}"; if the set has it, another firewall drops TCP 53 ("nft list ruleset"). '
+                        'Check that local-address includes {server}.',
         }),
     'unreachable': (
         'Nothing answers DNS on {server}: {detail}. The server is down, listens elsewhere, or the address is wrong.',
@@ -127,9 +136,11 @@ _TEXT = {
         'so they keep the old content.',
         {
             'bind': 'Increment the serial in the zone file on the primary (YYYYMMDDNN, or +1) and run '
-                    '"rndc reload {zone}"; the roles of this collection do this for you.',
+                    '"rndc reload {zone}". With dnsops.zonesync: ansible-playbook -i <inventory> dnsops.zonesync.site '
+                    '-e \'{{"zonesync_bump_serials": ["{zone}"]}}\'.',
             'powerdns': 'Run "pdnsutil increase-serial {zone}" on the primary, or set SOA-EDIT-API so API changes '
-                        'bump the serial; then "pdns_control notify {zone}".',
+                        'bump the serial; then "pdns_control notify {zone}". With dnsops.zonesync: ansible-playbook -i '
+                        '<inventory> dnsops.zonesync.site -e \'{{"zonesync_bump_serials": ["{zone}"]}}\'.',
         }),
     'secondary_behind': (
         '{secondary} is behind the primary for {zone}: {detail}. It has not transferred the latest version.',

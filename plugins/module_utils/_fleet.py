@@ -397,8 +397,8 @@ def _analyse_primary(causes, row, seen, expect_content):
             ctx.update(path=file.get('path'), file_serial=file.get('serial'), serial=entry.get('serial'))
             causes.add(('primary_not_serving_file', row['host']), 'primary_not_serving_file', row,
                        'primary_not_serving_file', ctx,
-                       'serves serial %s, its file holds serial %s with other records' % (entry.get('serial'),
-                                                                                       file.get('serial')))
+                       'serves serial %s, its file holds serial %s with other records'
+                       % (entry.get('serial'), file.get('serial')))
         return entry
     if state is not None:
         _content_problem(causes, row, state, entry, ctx)

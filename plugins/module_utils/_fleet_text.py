@@ -56,7 +56,7 @@ def table(rows, width=None):
 
 def _affected(data, cause):
     rows = [p for p in data['problems'] if p['cause'] == cause['id']]
-    listed = [p for p in rows]
+    listed = list(rows)
     seen = set((p['zone'], p['host']) for p in rows)
     # Rows whose first cause is another one are listed under this cause too.
     for a in cause['affects']:
@@ -157,8 +157,8 @@ def html_report(data):
     if data.get('generated_at'):
         parts.append('<p>Generated %s.</p>' % esc(str(data['generated_at'])))
     for cause in data.get('causes') or []:
-        parts.append('<div class="problem" id="%s"><h3>%s: %s</h3>' % (esc(cause['id']), esc(cause['id']),
-                                                                     esc(cause['kind'])))
+        parts.append('<div class="problem" id="%s"><h3>%s: %s</h3>'
+                     % (esc(cause['id']), esc(cause['id']), esc(cause['kind'])))
         parts.append('<p><b>Why:</b> %s</p>' % esc(cause['diagnosis']))
         parts.append('<p><b>Fix:</b> %s</p><ul>' % esc(cause['remediation']))
         affected = _affected(data, cause)

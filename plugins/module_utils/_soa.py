@@ -90,7 +90,6 @@ def _expire_option(message):
     return None
 
 
-
 def _unsigned_answer(out, wire):
     """The answer to a signed query is not signed: a TSIG failure, or a refusal that says so."""
     out.update(status='tsig_error', error='the answer is not signed although the query was (TSIG required)')
@@ -105,6 +104,7 @@ def _unsigned_answer(out, wire):
     except Exception:
         pass
     return out
+
 
 def classify_soa_response(query, wire, zone, key=None):
     """Turn one wire answer to ``query`` into a result dict.

@@ -54,10 +54,9 @@ options:
         type: str
         default: hmac-sha256
       secret:
-        description: The base64 secret.
+        description: The base64 secret (never logged, never returned).
         type: str
         required: true
-        no_log: true
   details_for:
     description: Zones whose status and journal lines are returned too.
     type: list
@@ -188,7 +187,7 @@ def main():
         argument_spec=dict(
             server=dict(type='str', choices=['bind', 'powerdns'], required=True),
             zones=dict(type='list', elements='str', required=True),
-            expect_keys=dict(type='list', elements='dict', default=[], options=dict(
+            expect_keys=dict(type='list', elements='dict', default=[], no_log=False, options=dict(
                 name=dict(type='str', required=True, no_log=False),
                 algorithm=dict(type='str', default='hmac-sha256'),
                 secret=dict(type='str', required=True, no_log=True),

@@ -34,8 +34,8 @@ def test_bind_secondary_as_named_parses_it(bind, tsig_key):
     text = subprocess.run([dnslab.NAMED_CHECKCONF, '-p', server.conf_path], capture_output=True, text=True,
                           check=True).stdout
     state = bind_state(text)
-    result = summarize(state, ['example.test', 'missing.test'], [expect(key), expect(other, name='lab-transfer'),
-                                                                  expect(key, name='absent')])
+    expected = [expect(key), expect(other, name='lab-transfer'), expect(key, name='absent')]
+    result = summarize(state, ['example.test', 'missing.test'], expected)
     assert result['zones'] == [
         {'zone': 'example.test', 'configured': True, 'type': 'secondary', 'primaries': ['192.0.2.53'],
          'key': 'lab-transfer', 'file': 'secondary/example.test.db'},
