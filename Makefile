@@ -21,6 +21,8 @@
 #   make distclean    clean, and remove .venv too
 #   make lab          the containerised lab (site.yml, then check.yml); lab-check, lab-down
 #   make lab-scale    grow the running lab to LAB_ZONES (10000) zones and time check.yml
+#   make bench-fleet  a fresh lab grown to BENCH_FLEET_ZONES (1000) zones: check.yml's
+#                     time (content proof included) next to a dig AXFR loop's
 #
 # PYTEST_ARGS is passed to both pytest runs. pytest's "no tests collected"
 # (exit 5) is a failure; ALLOW_NO_TESTS=1 turns it into a loud warning.
@@ -55,7 +57,7 @@ export PATH := $(VENV)/bin:$(PATH)
 .PHONY: help test deps venv sanity units integration integration-hosts hosts-venv lint build clean distclean collection-link image molecule bench
 
 help:
-	@sed -n '3,27s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,31s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 test: deps venv sanity units integration integration-hosts lint molecule
 
@@ -171,7 +173,7 @@ distclean: clean
 # podman (a hidden BIND primary, a BIND and a PowerDNS secondary, a second-tier
 # BIND secondary), deployed with playbooks/site.yml, then checked with
 # playbooks/check.yml, which prints the convergence table and writes reports.
-.PHONY: lab lab-check lab-down lab-scale
+.PHONY: lab lab-check lab-down lab-scale bench-fleet
 
 lab: deps venv image collection-link
 	@$(CURDIR)/lab/lab.sh up
@@ -187,3 +189,8 @@ LAB_ZONES ?= 10000
 lab-scale: venv collection-link
 	@eval "$$($(CURDIR)/tests/podman/env.sh)"
 	$(VENV_PY) $(CURDIR)/lab/scale.py --zones $(LAB_ZONES)
+
+BENCH_FLEET_ZONES ?= 1000
+bench-fleet: lab
+	@eval "$$($(CURDIR)/tests/podman/env.sh)"
+	$(VENV_PY) $(CURDIR)/lab/scale.py --zones $(BENCH_FLEET_ZONES)

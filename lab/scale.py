@@ -5,12 +5,15 @@ measurement should spend its minutes; this script loads the extra zones into
 the lab's BIND servers directly: N small zones on the hidden primary, pulled
 with the lab's TSIG key by the BIND secondary, and by the second tier from it.
 It then writes an inventory that lists them (the lab's own, plus the extra
-zones) and runs playbooks/check.yml against it, printing the wall time.
+zones) and runs playbooks/check.yml against it, printing the wall time; and,
+as the peer an operator would otherwise script, the time of a dig loop that
+fetches every copy (AXFR with the check key, from each server itself, the
+three servers at once) and hashes it, without comparing or diagnosing anything.
 
 The extra zones live in /etc/bind/zonesync-scale.conf, included from
 named.conf; the next `make lab` (site.yml rewrites named.conf) drops them.
 
-    python lab/scale.py [--zones 10000]
+    python lab/scale.py [--zones 10000] [--no-peer]
 """
 
 import argparse
@@ -25,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATE = os.path.join(ROOT, '.tmp', 'lab')
 PRIMARY, SECONDARY, TIER2 = ('zs-lab-hidden', '10.89.153.10'), ('zs-lab-bind', '10.89.153.11'), ('zs-lab-tier2', '10.89.153.13')
 KEY = 'lab-transfer'
+CHECK_KEY = 'zonesync-check'
 
 
 def podman(*args, **kwargs):
@@ -35,10 +39,10 @@ def zone_names(count):
     return ['z%05d.scale.test' % i for i in range(count)]
 
 
-def conf(names, role, upstream=None, downstreams=()):
-    acl = 'none;'
-    if downstreams:
-        acl = '!{ !{ %s }; any; }; key "%s";' % (' '.join('%s;' % d for d in downstreams), KEY)
+def conf(names, role, own, upstream=None, downstreams=()):
+    # As the roles write it: the downstreams with the transfer key, and the server itself with the read-only
+    # check key (check.yml digests every copy from the server that holds it).
+    acl = '!{ !{ %s }; any; }; key "%s"; key "%s";' % (' '.join('%s;' % d for d in list(downstreams) + [own]), KEY, CHECK_KEY)
     out = []
     for name in names:
         if role == 'primary':
@@ -67,6 +71,7 @@ def install(container, text):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--zones', type=int, default=10000)
+    parser.add_argument('--no-peer', action='store_true', help='do not time the dig loop')
     args = parser.parse_args()
     names = zone_names(args.zones)
 
@@ -76,9 +81,9 @@ def main():
               'printf "\\$ORIGIN $n.\\n\\$TTL 3600\\n@ IN SOA ns1.example.test. hostmaster.example.test. 2026010100 300 60 1209600 300\\n'
               '@ IN NS ns1.example.test.\\n@ IN NS ns2.example.test.\\nwww IN A 192.0.2.1\\n" > $n.zone; i=$((i+1)); done' % args.zones)
     podman('exec', PRIMARY[0], 'sh', '-c', script)
-    install(PRIMARY[0], conf(names, 'primary', downstreams=[SECONDARY[1]]))
-    install(SECONDARY[0], conf(names, 'secondary', upstream=PRIMARY[1], downstreams=[TIER2[1]]))
-    install(TIER2[0], conf(names, 'secondary', upstream=SECONDARY[1]))
+    install(PRIMARY[0], conf(names, 'primary', PRIMARY[1], downstreams=[SECONDARY[1]]))
+    install(SECONDARY[0], conf(names, 'secondary', SECONDARY[1], upstream=PRIMARY[1], downstreams=[TIER2[1]]))
+    install(TIER2[0], conf(names, 'secondary', TIER2[1], upstream=SECONDARY[1]))
     print('scale: %d zones loaded in %.1f s; waiting for the secondaries to transfer them' % (args.zones, time.time() - started))
 
     # The inventory: the lab's, with the extra zones added to zonesync_zones.
@@ -130,7 +135,30 @@ def main():
     print('scale: check.yml across %d zones (%d zone x server pairs) took %.1f s (exit %d): %s'
           % (summary['zones'], summary['pairs'], elapsed, check.returncode, json.dumps(summary)))
     print('scale: output in %s' % os.path.join(STATE, 'scale-check.log'))
+    if not args.no_peer:
+        peer = dig_loop(names)
+        print('scale: peer, a dig AXFR loop hashing every copy (%d zones x 3 servers, the servers at once): %.1f s'
+              % (len(names), peer))
     raise SystemExit(check.returncode)
+
+
+def dig_loop(names):
+    """Seconds for `dig AXFR | sort | sha256sum` of every zone on every server, each server from itself."""
+    with open(os.path.join(STATE, 'keys', CHECK_KEY + '.json')) as handle:
+        key = json.load(handle)
+    key_text = 'key "%s" { algorithm %s; secret "%s"; };\n' % (key['name'], key['algorithm'], key['secret'])
+    zones = ' '.join(names)
+    procs = []
+    started = time.time()
+    for container, address in (PRIMARY, SECONDARY, TIER2):
+        # The key goes in a file readable by root only, never on a command line.
+        podman('exec', '-i', container, 'sh', '-c', 'umask 077; cat > /run/zonesync-bench.key', input=key_text)
+        script = ('for z in %s; do dig @%s -b %s -k /run/zonesync-bench.key +noall +answer AXFR $z | sort | sha256sum; '
+                  'done > /dev/null; rm -f /run/zonesync-bench.key' % (zones, address, address))
+        procs.append(subprocess.Popen(['podman', 'exec', container, 'sh', '-c', script]))
+    for proc in procs:
+        proc.wait()
+    return time.time() - started
 
 
 if __name__ == '__main__':
