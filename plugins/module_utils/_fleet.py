@@ -682,6 +682,12 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
             if row is not None and not row.get('cause'):
                 causes.add(('check_failed', 'controller'), 'check_failed', row, 'check_failed',
                            {'host': 'the controller', 'detail': _failure(result)}, _failure(result))
+    # What the lagging servers' own journals say (a PowerDNS back-off and until when), whatever the cause.
+    for row in rows:
+        if row.get('cause') and row['status'] in ('behind', 'not_comparable'):
+            log, dummy = _log_detail(seen, row)
+            if log and log not in (row.get('detail') or ''):
+                row['detail'] = '%s; %s' % (row['detail'], log) if row.get('detail') else log
     found = causes.finish()
     by_id = dict((c['id'], c) for c in found)
     problems = []

@@ -364,3 +364,13 @@ def test_a_state_check_that_failed_is_a_problem():
     report = _fleet.report(FLEET, IN_SYNC, content=SAME, state=broken)
     (cause,) = report['causes']
     assert cause['kind'] == 'check_failed' and 'named-checkconf is not installed' in cause['diagnosis']
+
+
+def test_a_powerdns_backoff_shows_next_to_any_cause():
+    serials = soa({'p': 5, 's1': 5, 's2': 4, 't2': 5})
+    details = {'s2': [{'zone': 'example.test', 'backoff_until': '2026-11-27 10:05:47 UTC', 'status': {}}]}
+    report = _fleet.report(FLEET, serials, content=SAME, paths=paths({'s1': 'ok', 's2': 'ok', 't2': 'ok'}),
+                           state=state(keys={'s2': {'secret_matches': False}}, details=details))
+    (problem,) = report['problems']
+    assert problem['status'] == 'config_drift'
+    assert problem['detail'].endswith('s2 backs off this zone until 2026-11-27 10:05:47 UTC')
