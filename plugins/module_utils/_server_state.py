@@ -220,13 +220,20 @@ def compare_keys(state_keys, expect_keys):
     return out
 
 
+# What the server sends (transfers out, including the checks' own), not what it pulls: BIND "client @0x...",
+# PowerDNS "AXFR-out".
+_OUTGOING_RE = re.compile(r'client @0x|AXFR-out')
+
+
 def zone_log_lines(journal_text, zones, kept=LOG_KEPT):
-    """zone -> the last ``kept`` journal lines that name it (BIND: "zone x/IN", "'x/IN'"; PowerDNS: "'x'")."""
+    """zone -> the last ``kept`` journal lines that name it, about what the server pulls (not what it serves)."""
     wanted = dict((_norm(z), []) for z in zones)
     if not wanted:
         return {}
     patterns = dict((z, re.compile(r"(?<![\w.-])%s(?!\.?[\w-])" % re.escape(z), re.IGNORECASE)) for z in wanted)
     for line in journal_text.splitlines():
+        if _OUTGOING_RE.search(line):
+            continue
         for zone, pattern in patterns.items():
             if pattern.search(line):
                 wanted[zone].append(line.strip())

@@ -73,6 +73,9 @@ def test_journal_lines_name_the_zone_and_what_they_say():
         "time. NOTE: For every subsequent failed SOA check the domain will be suspended from freshness checks for "
         "'num-errors x 60 seconds', with a maximum of 3600 seconds. Skipping SOA checks until 1795823147",
         "2026-11-27T10:00:04+0000 ns named[1]: zone www.example.test/IN: not this zone",
+        "2026-11-27T10:00:05+0000 ns pdns_server[2]: AXFR-out zone 'example.test', client '10.0.0.3', transfer initiated",
+        "2026-11-27T10:00:06+0000 ns named[1]: client @0x7f 10.0.0.2#4000/key zonesync-check (example.test): transfer "
+        "of 'example.test/IN': AXFR started",
     ])
     lines = zone_log_lines(journal, ['example.test', 'nothing.test'])
     assert len(lines['example.test']) == 3 and lines['nothing.test'] == []
