@@ -305,8 +305,8 @@ class _Causes(object):
     def add(self, key, kind, row, status, context, detail=None):
         cause = self.causes.get(key)
         if cause is None:
-            cause = self.causes[key] = {'id': 'C%d' % (len(self.order) + 1), 'kind': kind, 'context': dict(context),
-                                        'affects': [], 'zones': []}
+            cause = self.causes[key] = {'id': 'C%d' % (len(self.order) + 1), 'key': key, 'kind': kind,
+                                        'context': dict(context), 'affects': [], 'zones': []}
             self.order.append(key)
         if row['zone'] not in cause['zones']:
             cause['zones'].append(row['zone'])
@@ -314,6 +314,7 @@ class _Causes(object):
         if not row.get('cause'):
             # A row shows its first cause; every cause still lists all the rows it affects.
             row['cause'] = cause['id']
+            row['cause_key'] = key
             row['cause_kind'] = kind
             row['problem'] = status
             if detail:
@@ -380,6 +381,11 @@ def _analyse_primary(causes, row, seen, expect_content):
     """The primary's own problems; returns its content entry when its served copy was read."""
     ctx = {'host': row['host'], 'address': row['address'], 'server': row['server'], 'serial': row['serial'],
            'status': row['status'], 'detail': row.get('error'), 'check_key': row.get('check_key')}
+    if row['status'] == 'not_checked':
+        ctx['detail'] = 'the SOA check gave no result for %s on %s' % (row['zone'], row['host'])
+        causes.add(('check_failed', 'controller'), 'check_failed', row, 'check_failed',
+                   dict(ctx, host='the controller'), ctx['detail'])
+        return None
     if row['status'] not in _ANSWERED:
         kind = 'primary_unanswered'
         causes.add(('primary_unanswered', row['host'], row['status']), kind, row, row['status'], ctx, row.get('error'))
@@ -428,6 +434,9 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
     ctx['upstream_server'] = upstream_row['server'] if upstream_row else None
     path = seen.paths.get((_zone_key(row['zone']), row['host']))
     if row['status'] == 'not_checked':
+        detail = 'the SOA check gave no result for %s on %s' % (row['zone'], row['host'])
+        causes.add(('check_failed', 'controller'), 'check_failed', row, 'check_failed',
+                   {'host': 'the controller', 'detail': detail}, detail)
         return
     if primary_row.get('cause_kind') == 'primary_unanswered':
         # Nothing to compare with: the primary's own cause says it all; a secondary that still answers is fine.
@@ -453,12 +462,9 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
         if upstream_row is not None and upstream_row['role'] == 'secondary' and upstream_row.get('cause') \
                 and upstream_row['status'] != 'in_sync':
             # Its upstream lags: the upstream's cause is this row's cause too.
-            cause = causes.causes[_cause_key_of(causes, upstream_row)]
-            cause['affects'].append({'zone': row['zone'], 'host': row['host']})
-            row['cause'] = cause['id']
-            row['cause_kind'] = cause['kind']
-            row['problem'] = row['status']
-            row['detail'] = 'its upstream %s lags too' % row['upstream']
+            cause = causes.causes[upstream_row['cause_key']]
+            causes.add(cause['key'], cause['kind'], row, row['status'], {},
+                       'its upstream %s lags too' % row['upstream'])
             return
         _path_cause(causes, row, path, ctx, True, seen)
         return
@@ -598,13 +604,6 @@ def _merge_ahead(cause, row):
                                 next_serial=(row['serial'] + 1) % 4294967296)
 
 
-def _cause_key_of(causes, row):
-    for key, cause in causes.causes.items():
-        if cause['id'] == row['cause']:
-            return key
-    raise KeyError(row['cause'])
-
-
 def _path_cause(causes, row, path, ctx, lagging, seen):
     status = row['status'] if lagging else 'transfer_failing'
     if path is None:
@@ -648,8 +647,8 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
     ``content``: host -> what zone_content registered on that host against itself (None: content is not part
     of this check). ``paths``: host -> what zone_content registered on that host against its upstreams (one
     call or a loop). ``state``: host -> what server_state registered on that host (None: the servers'
-    configuration is not part of this check). ``transfer_results``: zone_transfer_check results of transfers from secondaries (a list of
-    loop results whose item has zone and host, or host -> registered loop variable).
+    configuration is not part of this check). ``transfer_results``: zone_transfer_check results of transfers
+    from secondaries (a list of loop results whose item has zone and host, or host -> registered loop variable).
     """
     expect_content = content is not None
     seen = _Seen(content, paths, transfer_results, state)

@@ -374,3 +374,13 @@ def test_a_powerdns_backoff_shows_next_to_any_cause():
     (problem,) = report['problems']
     assert problem['status'] == 'config_drift'
     assert problem['detail'].endswith('s2 backs off this zone until 2026-11-27 10:05:47 UTC')
+
+
+def test_a_zone_the_soa_check_gave_nothing_for_is_a_problem_not_a_pass():
+    serials = soa({'p': 5, 's1': 5, 't2': 5})   # s2 missing from the results
+    report = _fleet.report(FLEET, serials, content=SAME)
+    (cause,) = report['causes']
+    assert cause['kind'] == 'check_failed' and cause['servers'] == ['s2']
+    assert 'the SOA check gave no result for example.test on s2' in cause['diagnosis']
+    nothing = _fleet.report(FLEET, [], content=SAME)
+    assert [c['kind'] for c in nothing['causes']] == ['check_failed'] and nothing['summary']['problems'] == 4
