@@ -185,11 +185,17 @@ def _calls(registered):
 
 
 def _failure(call):
-    """Why a module call gave no usable result, or None when it did."""
+    """Why a module call gave no usable result, or None when it did.
+
+    A result is usable when it has what the modules return (``zones``, or a transfer ``status``). Its ``failed``
+    flag says nothing here: the checks run with failed_when false, which clears it.
+    """
     if call.get('unreachable'):
         return 'the host was unreachable: %s' % (call.get('msg') or 'no detail')
-    if call.get('failed') and not call.get('zones') and not call.get('status'):
-        return 'the check failed: %s' % (call.get('msg') or call.get('module_stderr') or 'no detail')
+    if call.get('skipped'):
+        return None
+    if call.get('zones') is None and call.get('status') is None:
+        return 'the check failed: %s' % (call.get('msg') or call.get('module_stderr') or 'it returned no result')
     return None
 
 
@@ -372,7 +378,7 @@ def _content_of(seen, row, expect_content):
         return ('read' if entry.get('status') == 'ok' else 'unreadable'), entry
     if row['host'] in seen.content_failed:
         return 'failed', {'detail': seen.content_failed[row['host']]}
-    if row['host'] in seen.content_skipped or not row.get('check_key'):
+    if row['host'] in seen.content_skipped:
         return 'unverified', {'detail': 'no read-only check key is installed on %s' % row['host']}
     return 'failed', {'detail': 'no content result for this zone from %s' % row['host']}
 
@@ -720,44 +726,54 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
 # Listing the records that differ, for the zones whose digests differ
 # --------------------------------------------------------------------------
 
-# Problems whose records are worth listing, and whose copy each is compared with.
+# Causes whose records are worth listing.
 _LISTED = ('serial_not_incremented', 'copy_differs', 'primary_not_serving_file')
 
 
-def _reference(report, problem):
-    """(host, use the file) whose records ``problem``'s copy is compared with."""
-    if problem['status'] == 'primary_not_serving_file':
-        return problem['host'], True
-    if problem['status'] == 'copy_differs':
-        return problem['upstream'], False
+def _reference(report, kind, zone, host):
+    """(host, use the file) whose records the copy of ``zone`` on ``host`` is compared with, for a cause ``kind``."""
+    if kind == 'primary_not_serving_file':
+        return host, True
     for row in report['rows']:
-        if row['zone'] == problem['zone'] and row['role'] == 'primary':
+        if row['zone'] != zone:
+            continue
+        if kind == 'copy_differs' and row['host'] == host:
+            return row['upstream'], False
+        if kind == 'serial_not_incremented' and row['role'] == 'primary':
             return row['host'], False
     return None, False
+
+
+def _listed(report, max_zones):
+    """(cause, affected entry, reference host, use the file) for the copies whose records are worth listing."""
+    for cause in report.get('causes') or []:
+        if cause['kind'] not in _LISTED:
+            continue
+        zones = set()
+        for affected in cause['affects']:
+            if affected['zone'] not in zones and len(zones) >= max_zones:
+                continue
+            zones.add(affected['zone'])
+            reference, use_file = _reference(report, cause['kind'], affected['zone'], affected['host'])
+            if reference:
+                yield cause, affected, reference, use_file
 
 
 def records_to_list(report, max_zones=20):
     """host -> zones whose records that host must return (collect) to list the differences; at most
     ``max_zones`` zones per cause."""
     wanted = {}
-    per_cause = {}
-    for problem in report.get('problems') or []:
-        if problem['status'] not in _LISTED:
-            continue
-        zones = per_cause.setdefault(problem['cause'], set())
-        if problem['zone'] not in zones and len(zones) >= max_zones:
-            continue
-        zones.add(problem['zone'])
-        reference, dummy = _reference(report, problem)
-        for host in (problem['host'], reference):
-            if host and problem['zone'] not in wanted.setdefault(host, []):
-                wanted[host].append(problem['zone'])
+    for dummy, affected, reference, dummy_file in _listed(report, max_zones):
+        for host in (affected['host'], reference):
+            if affected['zone'] not in wanted.setdefault(host, []):
+                wanted[host].append(affected['zone'])
     return wanted
 
 
-def add_differences(report, collected, limit=20):
-    """The report with ``differences`` on the problems whose records were collected: records the reference
-    copy has and this one lacks (missing), and the other way round (extra), ``limit`` of each at most.
+def add_differences(report, collected, limit=20, max_zones=20):
+    """The report with ``differences`` on each affected copy of the causes whose records were collected: the
+    records the reference copy has and this one lacks (missing), and the other way round (extra), ``limit`` of
+    each at most. They go on the cause's ``affects`` entry, and on the problem row when that is its cause.
 
     ``collected``: host -> what zone_content registered there with ``collect``.
     """
@@ -770,20 +786,21 @@ def add_differences(report, collected, limit=20):
                 if entry.get('file'):
                     lines[(zone, host, True)] = entry['file'].get('record_lines')
     out = dict(report)
-    problems = []
-    for problem in report.get('problems') or []:
-        problem = dict(problem)
-        if problem['status'] in _LISTED:
-            reference, use_file = _reference(report, problem)
-            zone = _zone_key(problem['zone'])
-            theirs = lines.get((zone, reference, use_file))
-            mine = lines.get((zone, problem['host'], False))
-            if theirs is not None and mine is not None:
-                missing = sorted(set(theirs) - set(mine))
-                extra = sorted(set(mine) - set(theirs))
-                problem['differences'] = {'compared_with': '%s%s' % (reference, "'s zone file" if use_file else ''),
-                                          'missing': missing[:limit], 'extra': extra[:limit],
-                                          'missing_count': len(missing), 'extra_count': len(extra)}
-        problems.append(problem)
-    out['problems'] = problems
+    out['causes'] = [dict(c, affects=[dict(a) for a in c['affects']]) for c in report.get('causes') or []]
+    out['problems'] = [dict(p) for p in report.get('problems') or []]
+    rows = dict(((p['zone'], p['host']), p) for p in out['problems'])
+    for cause, affected, reference, use_file in _listed(out, max_zones):
+        zone = _zone_key(affected['zone'])
+        theirs = lines.get((zone, reference, use_file))
+        mine = lines.get((zone, affected['host'], False))
+        if theirs is None or mine is None:
+            continue
+        missing = sorted(set(theirs) - set(mine))
+        extra = sorted(set(mine) - set(theirs))
+        affected['differences'] = {'compared_with': '%s%s' % (reference, "'s zone file" if use_file else ''),
+                                   'missing': missing[:limit], 'extra': extra[:limit],
+                                   'missing_count': len(missing), 'extra_count': len(extra)}
+        problem = rows.get((affected['zone'], affected['host']))
+        if problem is not None and problem['cause'] == cause['id']:
+            problem['differences'] = affected['differences']
     return out

@@ -55,15 +55,24 @@ def table(rows, width=None):
 
 
 def _affected(data, cause):
-    rows = [p for p in data['problems'] if p['cause'] == cause['id']]
-    listed = list(rows)
-    seen = set((p['zone'], p['host']) for p in rows)
-    # Rows whose first cause is another one are listed under this cause too.
+    """The rows a cause affects: its own (with their status and detail), then those whose first cause is another
+    one (status "also"), each with the records that differ when they were listed."""
+    problems = dict(((p['zone'], p['host']), p) for p in data['problems'])
+    own = []
+    others = []
+    seen = set()
     for a in cause['affects']:
-        if (a['zone'], a['host']) not in seen:
-            seen.add((a['zone'], a['host']))
-            listed.append({'zone': a['zone'], 'host': a['host'], 'status': 'also', 'detail': None})
-    return listed
+        where = (a['zone'], a['host'])
+        if where in seen:
+            continue
+        seen.add(where)
+        problem = problems.get(where)
+        if problem is not None and problem['cause'] == cause['id']:
+            own.append(dict(problem, differences=a.get('differences') or problem.get('differences')))
+        else:
+            others.append({'zone': a['zone'], 'host': a['host'], 'status': 'also', 'detail': None,
+                           'differences': a.get('differences')})
+    return own + others
 
 
 def _affected_text(p):

@@ -180,7 +180,8 @@ def test_bad_time_carries_the_skew():
 
 def test_a_check_that_could_not_run_is_a_problem():
     crashed = dict(SAME)
-    crashed['s2'] = {'failed': True, 'msg': 'No module named dns'}
+    # failed_when: false clears the failed flag; the missing result still tells
+    crashed['s2'] = {'failed': False, 'failed_when_result': False, 'msg': 'No module named dns'}
     crashed['t2'] = {}   # unreachable: nothing registered
     report = _fleet.report(FLEET, IN_SYNC, content=crashed, paths={'s1': {'results': [{'failed': True,
                                                                                        'msg': 'boom'}]}})
@@ -384,3 +385,18 @@ def test_a_zone_the_soa_check_gave_nothing_for_is_a_problem_not_a_pass():
     assert 'the SOA check gave no result for example.test on s2' in cause['diagnosis']
     nothing = _fleet.report(FLEET, [], content=SAME)
     assert [c['kind'] for c in nothing['causes']] == ['check_failed'] and nothing['summary']['problems'] == 4
+
+
+def test_differences_are_listed_for_a_copy_whose_first_cause_is_another():
+    """The PowerDNS secondary also has another secret: its row shows the drift, and the cause of the hand edit
+    still lists its differing records."""
+    report = _fleet.report(FLEET, IN_SYNC, content=content({'p': 'new', 's1': 'new', 's2': 'old', 't2': 'new'}),
+                           state=state(keys={'s2': {'secret_matches': False}}))
+    assert sorted(c['kind'] for c in report['causes']) == ['config_drift', 'serial_not_incremented']
+    assert _fleet.records_to_list(report) == {'s2': ['example.test'], 'p': ['example.test']}
+    collected = {'p': {'zones': [{'zone': 'example.test', 'record_lines': ['a. 1 A 192.0.2.1', 'b. 1 A 192.0.2.2']}]},
+                 's2': {'zones': [{'zone': 'example.test', 'record_lines': ['a. 1 A 192.0.2.1']}]}}
+    listed = _fleet.add_differences(report, collected)
+    text = _fleet_text.problems_text(listed)
+    assert '  * example.test on s2: also' in text and '    - b. 1 A 192.0.2.2' in text
+    assert 'differences' not in report['causes'][1]['affects'][0]   # the input is left as it was
