@@ -23,6 +23,7 @@ zones that differ.
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, zone_text
@@ -84,6 +85,13 @@ def file_digest(zone, path, collect=False, limit=COLLECT_LIMIT):
     return out
 
 
+# A status that can come from load rather than from the zone: tried again, sequentially, before reporting.
+# (A timeout is not: against a silent server, sequential retries would cost the timeout once per zone.)
+RETRIED = ('servfail',)
+RETRIES = 2
+RETRY_PAUSE = 0.5
+
+
 def _one(entry, address, port, key, source, timeout, limit):
     zone = entry['zone']
     digest = ZoneDigest(zone, collect=entry['collect'], hold_limit=limit)
@@ -115,4 +123,18 @@ def zone_digests(zones, address, port=53, key=None, source=None, timeout=10.0, w
         return []
     with ThreadPoolExecutor(max_workers=min(workers, len(zones))) as pool:
         futures = [pool.submit(_one, entry, address, port, key, source, timeout, collect_limit) for entry in zones]
-        return [f.result() for f in futures]
+        results = [f.result() for f in futures]
+    # A server answers SERVFAIL when its outgoing-transfer quota is full (BIND's transfers-out, 10 by default),
+    # which this check's own parallel transfers can cause next to the server's real work. Such a zone is tried
+    # again, one at a time, before it is reported: a copy that could not be read is never called green, but
+    # neither should the check's own load be reported as the server's fault.
+    again = [i for i, out in enumerate(results) if out['status'] in RETRIED]
+    for attempt in range(RETRIES):
+        if not again:
+            break
+        time.sleep(RETRY_PAUSE * (attempt + 1))
+        for i in again:
+            results[i] = _one(zones[i], address, port, key, source, timeout, collect_limit)
+            results[i]['attempts'] = attempt + 2
+        again = [i for i in again if results[i]['status'] in RETRIED]
+    return results

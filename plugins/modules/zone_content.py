@@ -127,6 +127,12 @@ zones:
     skew:
       description: The server's clock minus this host's, in seconds, on V(tsig_bad_time).
       type: int
+    attempts:
+      description:
+        - How many transfers it took, when more than one. A zone answered with SERVFAIL (as BIND does when its
+          C(transfers-out) quota is full, which this module's own parallel transfers can cause) is tried again up to
+          twice, one zone at a time, before its status is reported.
+      type: int
     record_lines:
       description: The records as C(owner ttl type rdata) lines, sorted, for the zones in O(collect).
       type: list
