@@ -123,9 +123,32 @@ def rotated_zone_names(zones, key):
             if isinstance(z, dict) and _same_key(z.get('key'), key)]
 
 
+def zone_file_entries(zones, contents=None):
+    """A host plan's primary zones as dnsops.zonesync.zone_files wants them.
+
+    ``contents`` maps the name of each zone given with ``file`` to that file's text (read on the controller with
+    ``query('ansible.builtin.file', ...)``, which resolves the path the way the roles always did).
+    """
+    contents = dict((str(k).rstrip('.').lower(), v) for k, v in (contents or {}).items())
+    entries = []
+    for zone in zones or []:
+        if not isinstance(zone, dict) or not zone.get('name'):
+            raise AnsibleFilterError('dnsops.zonesync.zone_file_entries: expected host plan zones, got %r' % (zone,))
+        name = str(zone['name']).rstrip('.').lower()
+        if zone.get('file') is not None:
+            if name not in contents:
+                raise AnsibleFilterError('dnsops.zonesync.zone_file_entries: zone %s is given with file %s, but its '
+                                         'text was not read; pass it in contents.' % (name, zone['file']))
+            entries.append({'zone': name, 'content': contents[name]})
+        else:
+            entries.append({'zone': name, 'records': zone.get('records') or [], 'ns': zone.get('ns') or [],
+                            'soa': zone.get('soa'), 'ttl': zone.get('ttl')})
+    return entries
+
+
 class FilterModule(object):
     def filters(self):
         return {'host_plan': host_plan, 'fleet_plan': fleet_plan, 'tsig_secret': tsig_secret, 'tsig_key': tsig_key,
                 'tsig_keys': tsig_keys,
                 'rotate_zone': rotate_zone, 'rotated_zone_names': rotated_zone_names,
-                'zones_using_key': zones_using_key}
+                'zones_using_key': zones_using_key, 'zone_file_entries': zone_file_entries}

@@ -34,6 +34,7 @@ except ImportError:  # the module checks with assert_requirements_present
     pass
 
 _SOA_SERIAL_RE = re.compile(r'\bSOA\s+\S+\s+\S+\s+\(?\s*(\d+)', re.IGNORECASE)
+SOA_DEFAULTS = {'refresh': 3600, 'retry': 600, 'expire': 1209600, 'minimum': 300}
 HEADER = '; Managed by dnsops.zonesync. Edits here are overwritten; change the inventory instead.\n'
 
 
@@ -154,6 +155,25 @@ def build_text(zone, soa, ttl, ns, records):
         for value in values:
             lines.append('%s %d IN %s %s\n' % (name, ttl if rttl is None else rttl, record['type'], value))
     return ''.join(lines)
+
+
+def desired_text(zone, content=None, soa=None, ttl=3600, ns=None, records=None):
+    """The desired zone file text of ``zone`` from a module's parameters: ``content`` as given, or built from
+    ``soa``, ``ttl``, ``ns`` and ``records`` (soa.mname defaults to the first NS, soa.rname to hostmaster)."""
+    if content is not None:
+        return content
+    given = dict((k, v) for k, v in (soa or {}).items() if v is not None)
+    unknown = sorted(set(given) - set(SOA_DEFAULTS) - {'mname', 'rname'})
+    if unknown:
+        raise ZonesyncError('soa: unknown field(s) %s; the fields are mname, rname, %s.'
+                            % (', '.join(unknown), ', '.join(SOA_DEFAULTS)))
+    soa = dict(SOA_DEFAULTS, **given)
+    if not soa.get('mname'):
+        if not ns:
+            raise ZonesyncError('soa.mname is not set and ns is empty: name the primary name server.')
+        soa['mname'] = ns[0]
+    soa['rname'] = soa.get('rname') or 'hostmaster.' + zone
+    return build_text(zone, soa, 3600 if ttl is None else ttl, ns or [], records or [])
 
 
 def _abs(name):

@@ -243,16 +243,8 @@ def main():
     if not zone:
         module.fail_json(msg='zone: an empty name is not a zone.')
     try:
-        if params['content'] is not None:
-            desired = params['content']
-        else:
-            soa = dict(params['soa'] or {'refresh': 3600, 'retry': 600, 'expire': 1209600, 'minimum': 300})
-            if not soa.get('mname'):
-                if not params['ns']:
-                    raise ZonesyncError('soa.mname is not set and ns is empty: name the primary name server.')
-                soa['mname'] = params['ns'][0]
-            soa['rname'] = soa.get('rname') or 'hostmaster.' + zone
-            desired = _zonefile.build_text(zone, soa, params['ttl'], params['ns'], params['records'] or [])
+        desired = _zonefile.desired_text(zone, content=params['content'], soa=params['soa'], ttl=params['ttl'],
+                                         ns=params['ns'], records=params['records'])
         existing = None
         if os.path.isdir(path):
             raise ZonesyncError('path: %s is a directory; give the zone file itself.' % path)

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dnsops.zonesync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note: this module_util is private to dnsops.zonesync and may change without notice.
+
+"""Many zone files in one pass: plan each with _zonefile's serial rules, validate the changed ones in parallel,
+and hand back the files to move in, all or none.
+
+A fleet's primary writes thousands of zone files per run. One module call per zone costs about a second of
+Ansible overhead each; this keeps the per-zone work to a parse and, for changed zones only, one validation
+command, with the commands run side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
+from ansible_collections.dnsops.zonesync.plugins.module_utils import _zonefile
+
+# How many failures a message lists before it says "and N more".
+SHOWN = 10
+
+
+def _read(path):
+    if os.path.isdir(path):
+        raise ZonesyncError('%s is a directory; give the zone file itself.' % path)
+    if os.path.exists(path):
+        with open(path, 'rb') as handle:
+            return handle.read().decode('utf-8', errors='replace')
+    if not os.path.isdir(os.path.dirname(path) or '.'):
+        raise ZonesyncError('the directory %s does not exist. Create it first (the roles do).'
+                            % (os.path.dirname(path) or '.'))
+    return None
+
+
+def _listed(failures):
+    lines = ['%s: %s' % (zone, why) for zone, why in failures[:SHOWN]]
+    if len(failures) > SHOWN:
+        lines.append('and %d more' % (len(failures) - SHOWN))
+    return '; '.join(lines)
+
+
+def plan_all(entries, now=None):
+    """Plan every entry.
+
+    ``entries``: dicts with zone, path, and content or soa/ttl/ns/records, optional min_serial and bump.
+    Returns one dict per entry, in order: zone, path, existing (text or None) and plan (see
+    _zonefile.plan_zone_file). Raises ZonesyncError naming every zone that cannot be planned, so that
+    nothing is written when any zone is wrong.
+    """
+    seen = {}
+    failures = []
+    planned = []
+    for entry in entries:
+        zone = (entry.get('zone') or '').strip().rstrip('.').lower()
+        if not zone:
+            failures.append(('(no name)', 'an empty name is not a zone'))
+            continue
+        path = entry['path']
+        if path in seen:
+            failures.append((zone, 'its path %s is also the path of %s' % (path, seen[path])))
+            continue
+        seen[path] = zone
+        min_serial = entry.get('min_serial')
+        try:
+            if min_serial is not None and not 0 <= min_serial <= 4294967295:
+                raise ZonesyncError('min_serial %s is not a SOA serial (0 to 4294967295)' % min_serial)
+            desired = _zonefile.desired_text(zone, content=entry.get('content'), soa=entry.get('soa'),
+                                             ttl=entry.get('ttl') or 3600, ns=entry.get('ns'),
+                                             records=entry.get('records'))
+            existing = _read(path)
+            plan = _zonefile.plan_zone_file(zone, desired, existing, now=now, min_serial=min_serial,
+                                            bump=bool(entry.get('bump')))
+        except ZonesyncError as exc:
+            failures.append((zone, str(exc)))
+            continue
+        planned.append({'zone': zone, 'path': path, 'existing': existing, 'plan': plan})
+    if failures:
+        raise ZonesyncError('%d zone(s) cannot be written, so no zone file was changed: %s'
+                            % (len(failures), _listed(failures)))
+    return planned
+
+
+def _validate_one(command, item):
+    argv = [part.replace('%s', item['tmp']).replace('%z', item['zone']) for part in shlex.split(command)]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              check=False)
+    except OSError as exc:
+        return 'the validation command %s could not run: %s' % (argv[0], exc)
+    if proc.returncode != 0:
+        out = proc.stdout.decode('utf-8', errors='replace').strip() or 'no output'
+        return '%s exited with %d: %s' % (argv[0], proc.returncode, out)
+    return None
+
+
+def stage(planned, validate=None, workers=None):
+    """Write each changed zone's new text to a temporary file beside it and validate them side by side.
+
+    Returns the changed items with 'tmp' set. When any validation fails, every temporary file is removed and
+    ZonesyncError names the zones that failed: the files in place are all kept.
+    """
+    if validate is not None and '%s' not in validate:
+        raise ZonesyncError('validate: the command must contain %%s for the file, got %r.' % validate)
+    changed = [item for item in planned if item['plan']['changed']]
+    try:
+        for item in changed:
+            directory = os.path.dirname(item['path']) or '.'
+            fd, item['tmp'] = tempfile.mkstemp(prefix='.%s.' % os.path.basename(item['path']), dir=directory)
+            with os.fdopen(fd, 'wb') as handle:
+                handle.write(item['plan']['text'].encode('utf-8'))
+        if validate and changed:
+            with ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2)) as pool:
+                verdicts = list(pool.map(lambda item: _validate_one(validate, item), changed))
+            failures = [(item['zone'], why) for item, why in zip(changed, verdicts) if why]
+            if failures:
+                raise ZonesyncError('%d new zone file(s) failed validation, so no zone file was changed: %s'
+                                    % (len(failures), _listed(failures)))
+    except BaseException:
+        discard(changed)
+        raise
+    return changed
+
+
+def discard(items):
+    """Remove the temporary files of staged items that were not moved in."""
+    for item in items:
+        tmp = item.get('tmp')
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def carry_attributes(item):
+    """Give the staged file the mode and owner of the file it replaces (0644 for a new file)."""
+    if item['existing'] is not None and os.path.exists(item['path']):
+        st = os.stat(item['path'])
+        os.chmod(item['tmp'], st.st_mode & 0o7777)
+        try:
+            os.chown(item['tmp'], st.st_uid, st.st_gid)
+        except OSError:
+            pass
+    else:
+        os.chmod(item['tmp'], 0o644)
