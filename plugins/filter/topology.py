@@ -146,9 +146,33 @@ def zone_file_entries(zones, contents=None):
     return entries
 
 
+def powerdns_zone_entries(zones, zone_dir, changed=None):
+    """A host plan's zones as dnsops.zonesync.powerdns_zones wants them: kind, primaries, the transfer metadata,
+    and for primary zones their file and whether it changed (``changed``: zone_files' changed_zones)."""
+    changed = set(str(z).rstrip('.').lower() for z in changed or [])
+    entries = []
+    for zone in zones or []:
+        if not isinstance(zone, dict) or not zone.get('name') or zone.get('role') not in ('primary', 'secondary'):
+            raise AnsibleFilterError('dnsops.zonesync.powerdns_zone_entries: expected host plan zones, got %r' % (zone,))
+        name = str(zone['name']).rstrip('.').lower()
+        acl = zone.get('transfer_acl') or {}
+        upstream = zone.get('upstream') or {}
+        entry = {'name': name, 'kind': zone['role'],
+                 'metadata': {'TSIG-ALLOW-AXFR': list(acl.get('keys') or []),
+                              'ALSO-NOTIFY': sorted(zone.get('also_notify') or []),
+                              'AXFR-MASTER-TSIG': [upstream['key']] if zone['role'] == 'secondary' and upstream.get('key') else []}}
+        if zone['role'] == 'primary':
+            entry.update(file='%s/%s.zone' % (zone_dir.rstrip('/'), name), load=name in changed)
+        else:
+            entry['primaries'] = [upstream['address']]
+        entries.append(entry)
+    return entries
+
+
 class FilterModule(object):
     def filters(self):
         return {'host_plan': host_plan, 'fleet_plan': fleet_plan, 'tsig_secret': tsig_secret, 'tsig_key': tsig_key,
                 'tsig_keys': tsig_keys,
                 'rotate_zone': rotate_zone, 'rotated_zone_names': rotated_zone_names,
-                'zones_using_key': zones_using_key, 'zone_file_entries': zone_file_entries}
+                'zones_using_key': zones_using_key, 'zone_file_entries': zone_file_entries,
+                'powerdns_zone_entries': powerdns_zone_entries}
