@@ -21,8 +21,10 @@
 #   make distclean    clean, and remove .venv too
 #   make lab          the containerised lab (site.yml, then check.yml); lab-check, lab-down
 #   make lab-scale    grow the running lab to LAB_ZONES (10000) zones and time check.yml
-#   make bench-fleet  a fresh lab grown to BENCH_FLEET_ZONES (1000) zones: check.yml's
-#                     time (content proof included) next to a dig AXFR loop's
+#   make bench-fleet  a fresh lab grown through site.yml to BENCH_FLEET_ZONES (1000)
+#                     zones: deploy, second run, one change, one zone added, check.yml,
+#                     peak RSS; next to the per-zone roles (BENCH_PEER_ZONES, 50) and a
+#                     dig AXFR loop, measured in the same run
 #
 # PYTEST_ARGS is passed to both pytest runs. pytest's "no tests collected"
 # (exit 5) is a failure; ALLOW_NO_TESTS=1 turns it into a loud warning.
@@ -191,6 +193,7 @@ lab-scale: venv collection-link
 	$(VENV_PY) $(CURDIR)/lab/scale.py --zones $(LAB_ZONES)
 
 BENCH_FLEET_ZONES ?= 1000
+BENCH_PEER_ZONES ?= 50
 bench-fleet: lab
 	@eval "$$($(CURDIR)/tests/podman/env.sh)"
-	$(VENV_PY) $(CURDIR)/lab/scale.py --zones $(BENCH_FLEET_ZONES)
+	$(VENV_PY) $(CURDIR)/benchmarks/fleet_site.py --zones $(BENCH_FLEET_ZONES) --peer-zones $(BENCH_PEER_ZONES)

@@ -53,20 +53,20 @@ def fleet_report(fleet, soa_results, transfer_results=None, exposure_results=Non
     return _fleet.report(fleet, soa_results, transfer_results, exposure_results, generated_at, content, paths, state)
 
 
-def fleet_table(rows):
-    return _fleet_text.table(rows)
+def fleet_table(rows, show_all=False):
+    return _fleet_text.table(rows, show_all=show_all)
 
 
 def fleet_problems_text(report):
     return _fleet_text.problems_text(report)
 
 
-def fleet_markdown(report):
-    return _fleet_text.markdown(report)
+def fleet_markdown(report, show_all=False):
+    return _fleet_text.markdown(report, show_all=show_all)
 
 
-def fleet_html(report):
-    return _fleet_text.html_report(report)
+def fleet_html(report, show_all=False):
+    return _fleet_text.html_report(report, show_all=show_all)
 
 
 class FilterModule(object):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
-from ansible_collections.dnsops.zonesync.plugins.module_utils import _topology
+from ansible_collections.dnsops.zonesync.plugins.module_utils import _entries, _topology
 
 
 def _plain(hostvars):
@@ -124,49 +124,17 @@ def rotated_zone_names(zones, key):
 
 
 def zone_file_entries(zones, contents=None):
-    """A host plan's primary zones as dnsops.zonesync.zone_files wants them.
-
-    ``contents`` maps the name of each zone given with ``file`` to that file's text (read on the controller with
-    ``query('ansible.builtin.file', ...)``, which resolves the path the way the roles always did).
-    """
-    contents = dict((str(k).rstrip('.').lower(), v) for k, v in (contents or {}).items())
-    entries = []
-    for zone in zones or []:
-        if not isinstance(zone, dict) or not zone.get('name'):
-            raise AnsibleFilterError('dnsops.zonesync.zone_file_entries: expected host plan zones, got %r' % (zone,))
-        name = str(zone['name']).rstrip('.').lower()
-        if zone.get('file') is not None:
-            if name not in contents:
-                raise AnsibleFilterError('dnsops.zonesync.zone_file_entries: zone %s is given with file %s, but its '
-                                         'text was not read; pass it in contents.' % (name, zone['file']))
-            entries.append({'zone': name, 'content': contents[name]})
-        else:
-            entries.append({'zone': name, 'records': zone.get('records') or [], 'ns': zone.get('ns') or [],
-                            'soa': zone.get('soa'), 'ttl': zone.get('ttl')})
-    return entries
+    try:
+        return _entries.zone_file_entries(zones, contents)
+    except ZonesyncError as exc:
+        raise AnsibleFilterError('dnsops.zonesync.zone_file_entries: %s' % exc)
 
 
 def powerdns_zone_entries(zones, zone_dir, changed=None):
-    """A host plan's zones as dnsops.zonesync.powerdns_zones wants them: kind, primaries, the transfer metadata,
-    and for primary zones their file and whether it changed (``changed``: zone_files' changed_zones)."""
-    changed = set(str(z).rstrip('.').lower() for z in changed or [])
-    entries = []
-    for zone in zones or []:
-        if not isinstance(zone, dict) or not zone.get('name') or zone.get('role') not in ('primary', 'secondary'):
-            raise AnsibleFilterError('dnsops.zonesync.powerdns_zone_entries: expected host plan zones, got %r' % (zone,))
-        name = str(zone['name']).rstrip('.').lower()
-        acl = zone.get('transfer_acl') or {}
-        upstream = zone.get('upstream') or {}
-        entry = {'name': name, 'kind': zone['role'],
-                 'metadata': {'TSIG-ALLOW-AXFR': list(acl.get('keys') or []),
-                              'ALSO-NOTIFY': sorted(zone.get('also_notify') or []),
-                              'AXFR-MASTER-TSIG': [upstream['key']] if zone['role'] == 'secondary' and upstream.get('key') else []}}
-        if zone['role'] == 'primary':
-            entry.update(file='%s/%s.zone' % (zone_dir.rstrip('/'), name), load=name in changed)
-        else:
-            entry['primaries'] = [upstream['address']]
-        entries.append(entry)
-    return entries
+    try:
+        return _entries.powerdns_zone_entries(zones, zone_dir, changed)
+    except ZonesyncError as exc:
+        raise AnsibleFilterError('dnsops.zonesync.powerdns_zone_entries: %s' % exc)
 
 
 class FilterModule(object):

@@ -45,16 +45,26 @@ def _zone_key(name):
 
 
 def index_serials(soa_results):
-    """(zone, address) -> the server entry of soa_serial's result, plus the zone's reference serial."""
+    """(zone, address) -> the server entry of soa_serial's result, plus the zone's reference serial.
+
+    A compact result (soa_serial compact=true) lists only the servers not in sync; every other address it asked
+    (servers_asked) is in sync with the zone's reference serial, and is indexed so.
+    """
     index = {}
     for result in soa_results or []:
         if not isinstance(result, dict):
             continue
+        asked = result.get('servers_asked') if result.get('compact') else None
         for zone in result.get('zones') or []:
+            key = _zone_key(zone.get('zone'))
+            for address in asked or []:
+                index[(key, address)] = {'address': address, 'serial': zone.get('reference_serial'),
+                                         'status': 'in_sync', 'lag': 0, 'error': None,
+                                         'reference_serial': zone.get('reference_serial')}
             for server in zone.get('servers') or []:
                 entry = dict(server)
                 entry['reference_serial'] = zone.get('reference_serial')
-                index[(_zone_key(zone.get('zone')), server.get('address'))] = entry
+                index[(key, server.get('address'))] = entry
     return index
 
 

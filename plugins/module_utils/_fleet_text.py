@@ -39,11 +39,33 @@ def _records(row):
             'unreadable': 'unproven', 'failed': 'unknown'}.get(row.get('content'), '-')
 
 
-def table(rows, width=None):
-    """A plain-text table of zone x server rows, for the terminal."""
+# Up to this many zone x server rows, every row is listed; beyond it, only the rows with a problem are, and the
+# rest is summed up in one line (show_all lists everything).
+ROWS_SHOWN = 40
+
+
+def shown_rows(rows, show_all=False, limit=ROWS_SHOWN):
+    """(rows to list, problems first; the number of good rows left out). A row is good when it is in sync and
+    no cause claims it."""
+    bad = [r for r in rows if r.get('cause') or r.get('status') != 'in_sync']
+    if show_all or len(rows) <= limit:
+        good = [r for r in rows if not (r.get('cause') or r.get('status') != 'in_sync')]
+        return bad + good, 0
+    return bad, len(rows) - len(bad)
+
+
+def _left_out(count):
+    return ('%d zone x server pair(s) in sync, with nothing wrong found, are not listed (show them all with '
+            '-e check_show_all=true, or convergence_show_all for the convergence role).' % count)
+
+
+def table(rows, show_all=False, limit=ROWS_SHOWN):
+    """A plain-text table of zone x server rows for the terminal: problems first; at fleet size only the problems,
+    and one line for the rest."""
     headers = ['zone', 'server', 'role', 'address', 'serial', 'records', 'status']
     data = []
-    for row in rows:
+    listed, left_out = shown_rows(rows, show_all, limit)
+    for row in listed:
         data.append([row['zone'], row['host'], row['role'], row['address'] or '-',
                      '-' if row['serial'] is None else str(row['serial']), _records(row), _row_status(row)])
     widths = [max([len(h)] + [len(r[i]) for r in data]) for i, h in enumerate(headers)]
@@ -51,6 +73,8 @@ def table(rows, width=None):
              '  '.join('-' * w for w in widths)]
     for r in data:
         lines.append('  '.join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+    if left_out:
+        lines.append(_left_out(left_out))
     return lines
 
 
@@ -116,8 +140,9 @@ def problems_text(data):
     return '\n'.join(lines)
 
 
-def markdown(data):
-    """A human report in Markdown: verdict, causes with their fix and what they affect, then the full table."""
+def markdown(data, show_all=False):
+    """A human report in Markdown: verdict, causes with their fix and what they affect, then the table (problems
+    first; at fleet size only the problems, see shown_rows)."""
     s = data['summary']
     out = ['# DNS fleet check', '']
     if data.get('generated_at'):
@@ -142,16 +167,19 @@ def markdown(data):
             out.append('')
     out += ['## Zones and servers', '', '| zone | server | role | address | serial | records | status |',
             '|---|---|---|---|---|---|---|']
-    for r in data['rows']:
+    listed, left_out = shown_rows(data['rows'], show_all)
+    for r in listed:
         status = _row_status(r)
         status = status if not r.get('cause') else '**%s**' % status
         serial = '-' if r['serial'] is None else r['serial']
         out.append('| %s | %s | %s | %s | %s | %s | %s |' % (r['zone'], r['host'], r['role'], r['address'] or '-',
                                                              serial, _records(r), status))
+    if left_out:
+        out += ['', _left_out(left_out)]
     return '\n'.join(out) + '\n'
 
 
-def html_report(data):
+def html_report(data, show_all=False):
     """The same report as a standalone HTML page."""
     esc = html.escape
     s = data['summary']
@@ -180,10 +208,14 @@ def html_report(data):
         parts.append('</ul></div>')
     parts.append('<table><tr><th>zone</th><th>server</th><th>role</th><th>address</th><th>serial</th><th>records</th>'
                  '<th>status</th></tr>')
-    for r in data['rows']:
+    listed, left_out = shown_rows(data['rows'], show_all)
+    for r in listed:
         parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>'
                      % ('bad' if r.get('cause') else 'ok', esc(r['zone']), esc(r['host']), esc(r['role']),
                         esc(r['address'] or '-'), '-' if r['serial'] is None else r['serial'], esc(_records(r)),
                         esc(_row_status(r))))
-    parts.append('</table></body></html>')
+    parts.append('</table>')
+    if left_out:
+        parts.append('<p>%s</p>' % esc(_left_out(left_out)))
+    parts.append('</body></html>')
     return '\n'.join(parts) + '\n'

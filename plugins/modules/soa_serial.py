@@ -101,6 +101,13 @@ options:
         beyond what its socket buffer holds, and each drop costs a timeout).
     type: int
     default: 1000
+  compact:
+    description:
+      - List per zone only the servers that are not in sync, with a count of those that are (RV(zones[].in_sync)),
+        and every address asked once (RV(servers_asked)). For fleets of thousands of zones, where the full result
+        is mostly rows saying V(in_sync). The rtt and EDNS EXPIRE of in-sync servers are then not returned.
+    type: bool
+    default: false
 notes:
   - A server whose answer lacks the AA bit, or answers NOTAUTH, SERVFAIL or NXDOMAIN, gets status
     V(not_authoritative); it is not serving the zone, whatever it says.
@@ -180,8 +187,12 @@ zones:
     converged:
       description: Whether every server of this zone is V(in_sync).
       type: bool
+    in_sync:
+      description: With O(compact=true), how many servers of this zone are V(in_sync) (and not listed).
+      type: int
+      returned: when O(compact=true)
     servers:
-      description: One entry per server address.
+      description: One entry per server address; with O(compact=true), only the servers that are not V(in_sync).
       type: list
       elements: dict
       contains:
@@ -257,6 +268,15 @@ passes:
   description: How many times the servers were queried.
   returned: always
   type: int
+servers_asked:
+  description: With O(compact=true), every address asked, once.
+  returned: when O(compact=true)
+  type: list
+  elements: str
+compact:
+  description: True when the result is compact (O(compact=true)).
+  returned: when O(compact=true)
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -267,7 +287,7 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
     normalize_zone,
     parse_server,
 )
-from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SerialCheck
+from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SerialCheck, compact_report
 from ansible_collections.dnsops.zonesync.plugins.module_utils._tsig import TSIG_ARGSPEC, load_tsig_option
 
 
@@ -287,6 +307,7 @@ def main():
             poll_interval=dict(type='float', default=1.0),
             fail_on_divergence=dict(type='bool', default=False),
             concurrency=dict(type='int', default=1000),
+            compact=dict(type='bool', default=False),
         ),
         required_one_of=[('zones', 'zone')],
         mutually_exclusive=[('zones', 'zone')],
@@ -344,6 +365,8 @@ def main():
         module.fail_json(msg='%d zone(s) not converged%s: %s%s' % (
             len(lines), ' after waiting %s s' % params['wait_timeout'] if params['wait_timeout'] else '',
             ' | '.join(shown), ' | and %d more' % more if more > 0 else ''), changed=False, **report)
+    if params['compact']:
+        report = compact_report(report)
     module.exit_json(changed=False, **report)
 
 

@@ -43,6 +43,21 @@ def test_soa_serial_ad_hoc(primary):
     assert result.data['summary']['in_sync'] == 2
 
 
+def test_soa_serial_compact_lists_only_what_is_not_in_sync(primary, bind):
+    server, secondary, key = primary
+    stale = bind(name='stale')
+    stale.add_primary(ZONE, dnslab.make_zone_text(ZONE, 2024061400))
+    stale.start()
+    result = run_adhoc('soa_serial', {'zone': ZONE, 'servers': [server.address, secondary.address, stale.address],
+                                      'reference': server.address, 'compact': True})
+    assert result.rc == 0 and result.data['compact'] is True, result
+    assert result.data['servers_asked'] == [server.address, secondary.address, stale.address]
+    (zone,) = result.data['zones']
+    assert zone['in_sync'] == 2 and zone['reference_serial'] == 2024061501 and zone['converged'] is False
+    assert [(r['address'], r['status'], r['lag']) for r in zone['servers']] == [(stale.address, 'behind', 101)]
+    assert result.data['summary']['in_sync'] == 2 and result.data['summary']['behind'] == 1
+
+
 def test_soa_serial_check_mode_and_divergence_failure(primary, bind):
     server, secondary, key = primary
     stale = bind(name='stale')

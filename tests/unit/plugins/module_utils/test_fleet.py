@@ -222,8 +222,9 @@ def test_table_and_text():
     report = _fleet.report(FLEET, serials, content=SAME, paths=paths({'s1': 'ok', 's2': 'tcp_unreachable'}))
     lines = _fleet_text.table(report['rows'])
     assert lines[0].split() == ['zone', 'server', 'role', 'address', 'serial', 'records', 'status']
-    assert lines[4].split()[-2:] == ['behind', '[C1]'] and lines[3].split()[-2:] == ['same', 'in_sync']
-    assert lines[2].split()[-2:] == ['read', 'in_sync']
+    # Problems first.
+    assert lines[2].split()[-2:] == ['behind', '[C1]'] and lines[4].split()[-2:] == ['same', 'in_sync']
+    assert lines[3].split()[-2:] == ['read', 'in_sync']
     text = _fleet_text.problems_text(report).splitlines()
     assert text[0].startswith('- [C1] zs') is False and text[0].startswith('- [C1] p (10.0.0.1) answers over UDP')
     assert text[1].startswith('  Fix: On p, "nft list table inet zonesync" must show 10.0.0.3')
@@ -400,3 +401,51 @@ def test_differences_are_listed_for_a_copy_whose_first_cause_is_another():
     text = _fleet_text.problems_text(listed)
     assert '  * example.test on s2: also' in text and '    - b. 1 A 192.0.2.2' in text
     assert 'differences' not in report['causes'][1]['affects'][0]   # the input is left as it was
+
+
+def _compact(results):
+    from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import compact_report
+    out = []
+    for result in results:
+        full = dict(result, summary={}, converged=False)
+        for zone in full['zones']:
+            zone.setdefault('converged', all(s['status'] == 'in_sync' for s in zone['servers']))
+        out.append(compact_report(full))
+    return out
+
+
+def test_a_compact_serial_result_gives_the_same_report():
+    """soa_serial compact=true lists only the servers not in sync; the report must not change."""
+    for serials in ({'p': 5, 's1': 5, 's2': 5, 't2': 5}, {'p': 5, 's1': 4, 's2': 5, 't2': None}):
+        full = soa(serials, zones=('example.test', 'example.net'))
+        compact = _compact(copy.deepcopy(full))
+        assert all(len(z['servers']) == sum(1 for v in serials.values() if v != 5)
+                   for r in compact for z in r['zones'])
+        zones = fleet('example.test', 'example.net')
+        assert _fleet.matrix(zones, compact) == _fleet.matrix(zones, full)
+        assert _fleet.report(zones, compact, content=SAME) == _fleet.report(zones, full, content=SAME)
+    # An address the compact call never asked is not in sync: it was not checked.
+    partial = _compact(soa({'p': 5, 's1': 5}))
+    rows = _fleet.matrix(FLEET, partial)
+    assert [r['status'] for r in rows] == ['in_sync', 'in_sync', 'not_checked', 'not_checked']
+
+
+def test_at_fleet_size_the_table_and_pages_list_the_problems_and_sum_up_the_rest():
+    names = ['z%02d.test' % i for i in range(20)]
+    zones = fleet(*names)
+    serials = soa({'p': 5, 's1': 5, 's2': 5, 't2': 5}, zones=names)
+    serials[7]['zones'][0]['servers'][2].update(serial=4, status='behind', lag=1)
+    everything = dict((h, d) for h, d in content({'p': 'aa', 's1': 'aa', 's2': 'aa', 't2': 'aa'}, zones=names).items())
+    report = _fleet.report(zones, serials, content=everything, paths=paths({'s2': 'ok'}, zones=names))
+    lines = _fleet_text.table(report['rows'])
+    assert len(lines) == 4 and 'z07.test' in lines[2] and 's2' in lines[2]
+    assert lines[3].startswith('79 zone x server pair(s) in sync') and 'check_show_all=true' in lines[3]
+    assert len(_fleet_text.table(report['rows'], show_all=True)) == 2 + 80
+    page = _fleet_text.html_report(report)
+    assert page.count('<tr class=') == 1 and '79 zone x server pair(s) in sync' in page
+    assert _fleet_text.html_report(report, show_all=True).count('<tr class=') == 80
+    md = _fleet_text.markdown(report)
+    assert len([l for l in md.splitlines() if l.startswith('| z') and not l.startswith('| zone')]) == 1
+    assert '79 zone x server pair(s)' in md
+    # A small fleet lists every row.
+    assert len(_fleet_text.table(_fleet.report(FLEET, IN_SYNC, content=SAME)['rows'])) == 6

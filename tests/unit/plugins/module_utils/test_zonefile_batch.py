@@ -5,12 +5,10 @@ import os
 
 import pytest
 
-from ansible_collections.dnsops.zonesync.plugins.filter.topology import zone_file_entries
+from ansible_collections.dnsops.zonesync.plugins.module_utils._entries import powerdns_zone_entries, zone_file_entries
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
 from ansible_collections.dnsops.zonesync.plugins.module_utils._zonefile import desired_text
 from ansible_collections.dnsops.zonesync.plugins.module_utils._zonefile_batch import discard, plan_all, stage
-
-from ansible.errors import AnsibleFilterError
 
 DAY = calendar.timegm((2024, 6, 15, 12, 0, 0))
 
@@ -85,5 +83,20 @@ def test_zone_file_entries():
         {'zone': 'a.test', 'records': [{'type': 'A', 'value': '192.0.2.1'}], 'ns': ['ns1.a.test'], 'soa': {'rname': 'x'},
          'ttl': 60},
         {'zone': 'b.test', 'content': 'text'}]
-    with pytest.raises(AnsibleFilterError, match='b.test is given with file zones/b.test.zone'):
+    with pytest.raises(ZonesyncError, match='b.test is given with file zones/b.test.zone'):
         zone_file_entries(zones)
+
+
+def test_powerdns_zone_entries():
+    zones = [{'name': 'P.test.', 'role': 'primary', 'transfer_acl': {'keys': ['k', 'zonesync-check']},
+              'also_notify': ['192.0.2.3', '192.0.2.2'], 'upstream': None},
+             {'name': 's.test', 'role': 'secondary', 'transfer_acl': {'keys': ['zonesync-check']}, 'also_notify': [],
+              'upstream': {'address': '192.0.2.1', 'key': 'k'}}]
+    assert powerdns_zone_entries(zones, '/var/lib/powerdns/zonesync/', ['p.test']) == [
+        {'name': 'p.test', 'kind': 'primary', 'file': '/var/lib/powerdns/zonesync/p.test.zone', 'load': True,
+         'metadata': {'TSIG-ALLOW-AXFR': ['k', 'zonesync-check'], 'ALSO-NOTIFY': ['192.0.2.2', '192.0.2.3'],
+                      'AXFR-MASTER-TSIG': []}},
+        {'name': 's.test', 'kind': 'secondary', 'primaries': ['192.0.2.1'],
+         'metadata': {'TSIG-ALLOW-AXFR': ['zonesync-check'], 'ALSO-NOTIFY': [], 'AXFR-MASTER-TSIG': ['k']}}]
+    with pytest.raises(ZonesyncError, match='expected host plan zones'):
+        powerdns_zone_entries([{'name': 'x', 'role': 'native'}], '/d')
