@@ -23,9 +23,28 @@ def _plain(hostvars):
     return hostvars
 
 
+def _native(value):
+    """Plain Python containers and strings. Ansible hands a filter lazy, tagged containers; walking them once
+    here (through their own API, so templates in them are rendered) makes the topology's many passes over
+    thousands of zones several times faster than on the tagged values."""
+    if isinstance(value, dict):
+        return dict((str(k), _native(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_native(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
 def host_plan(zones, keys, hostvars, host):
     try:
-        plan = _topology.host_plan(zones, keys, _plain(hostvars), host)
+        plan = _topology.host_plan(_native(zones), _native(keys), _plain(hostvars), host)
     except ZonesyncError as exc:
         raise AnsibleFilterError('dnsops.zonesync topology: %s' % exc)
     # The plan is printed in verbose runs: keep key secrets out of it.
@@ -35,7 +54,7 @@ def host_plan(zones, keys, hostvars, host):
 
 def fleet_plan(zones, keys, hostvars):
     try:
-        return _topology.fleet_plan(zones, keys, _plain(hostvars))
+        return _topology.fleet_plan(_native(zones), _native(keys), _plain(hostvars))
     except ZonesyncError as exc:
         raise AnsibleFilterError('dnsops.zonesync topology: %s' % exc)
 

@@ -403,6 +403,10 @@ def _transfer_acl(downstreams, own_address, check_key):
     return {'keyed_sources': sorted(keyed), 'keys': sorted(keys), 'unkeyed_sources': unkeyed}
 
 
+# Zone fields that only the primary's plan carries (its zone file is written from them).
+PRIMARY_ONLY = ('records', 'file', 'ns', 'soa', 'ttl', 'secondaries')
+
+
 def host_plan(zones, keys, hostvars, host):
     """What ``host`` must serve: its zones as primary or secondary, their peers, and the keys it needs.
 
@@ -435,7 +439,10 @@ def host_plan(zones, keys, hostvars, host):
         else:
             for sec in zone['secondaries']:
                 if sec['host'] == host:
-                    entry = dict(zone, role='secondary', upstream=_peer(hosts, sec['upstream'], sec['key']))
+                    # A secondary takes its records from upstream: the zone's content stays out of its plan, which
+                    # at thousands of zones is most of what Ansible would carry around.
+                    entry = dict(((k, v) for k, v in zone.items() if k not in PRIMARY_ONLY), role='secondary',
+                                 upstream=_peer(hosts, sec['upstream'], sec['key']))
                     if sec['key']:
                         needed_keys.add(sec['key'])
         if entry is None:
@@ -443,7 +450,8 @@ def host_plan(zones, keys, hostvars, host):
         entry['downstreams'] = downstreams
         entry['transfer_acl'] = _transfer_acl(downstreams, own['address'], check_key)
         entry['also_notify'] = sorted(set([d['address'] for d in downstreams] + zone['notify']))
-        entry['secondaries'] = [s['host'] for s in zone['secondaries']]
+        if entry['role'] == 'primary':
+            entry['secondaries'] = [s['host'] for s in zone['secondaries']]
         plan_zones.append(entry)
     if plan_zones and check_key:
         needed_keys.add(check_key)
