@@ -14,32 +14,14 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
-from ansible_collections.dnsops.zonesync.plugins.module_utils import _entries, _topology
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, native_data as _native
+from ansible_collections.dnsops.zonesync.plugins.module_utils import _entries, _topology, _tuning
+from ansible_collections.dnsops.zonesync.plugins.module_utils._topology_spec import HOST_VARS
 
 
 def _plain(hostvars):
     """Accept Ansible's lazy hostvars mapping as well as a plain dict."""
     return hostvars
-
-
-def _native(value):
-    """Plain Python containers and strings. Ansible hands a filter lazy, tagged containers; walking them once
-    here (through their own API, so templates in them are rendered) makes the topology's many passes over
-    thousands of zones several times faster than on the tagged values."""
-    if isinstance(value, dict):
-        return dict((str(k), _native(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_native(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    return value
 
 
 def host_plan(zones, keys, hostvars, host):
@@ -50,6 +32,11 @@ def host_plan(zones, keys, hostvars, host):
     # The plan is printed in verbose runs: keep key secrets out of it.
     plan['keys'] = [{'name': k['name'], 'algorithm': k['algorithm']} for k in plan['keys']]
     return plan
+
+
+def host_plan_of(host, zones, keys, hostvars):
+    """host_plan with the host first, for ``map``: the plan of each host of a list."""
+    return host_plan(zones, keys, hostvars, host)
 
 
 def fleet_plan(zones, keys, hostvars):
@@ -156,10 +143,33 @@ def powerdns_zone_entries(zones, zone_dir, changed=None):
         raise AnsibleFilterError('dnsops.zonesync.powerdns_zone_entries: %s' % exc)
 
 
+def topology_host_vars(hostvars_of_host):
+    """The variables of one host that the topology reads, as plain data (see dnsops.zonesync.topology)."""
+    out = {}
+    for key in HOST_VARS:
+        # A variable the host does not set stays out, so that the topology applies its default.
+        if key in hostvars_of_host:
+            out[key] = _native(hostvars_of_host[key])
+    return out
+
+
+def server_tuning(zones, server, overrides=None):
+    """Transfer settings for a host serving ``zones`` zones (bind or powerdns); ``overrides`` win."""
+    try:
+        if server == 'bind':
+            return _tuning.bind_tuning(int(zones), _native(overrides))
+        if server == 'powerdns':
+            return _tuning.powerdns_tuning(int(zones), _native(overrides))
+        raise ZonesyncError('the server must be bind or powerdns, got %r.' % (server,))
+    except (ZonesyncError, ValueError) as exc:
+        raise AnsibleFilterError('dnsops.zonesync.server_tuning: %s' % exc)
+
+
 class FilterModule(object):
     def filters(self):
-        return {'host_plan': host_plan, 'fleet_plan': fleet_plan, 'tsig_secret': tsig_secret, 'tsig_key': tsig_key,
+        return {'host_plan': host_plan, 'host_plan_of': host_plan_of, 'fleet_plan': fleet_plan, 'tsig_secret': tsig_secret, 'tsig_key': tsig_key,
                 'tsig_keys': tsig_keys,
                 'rotate_zone': rotate_zone, 'rotated_zone_names': rotated_zone_names,
                 'zones_using_key': zones_using_key, 'zone_file_entries': zone_file_entries,
-                'powerdns_zone_entries': powerdns_zone_entries}
+                'powerdns_zone_entries': powerdns_zone_entries, 'topology_host_vars': topology_host_vars,
+                'server_tuning': server_tuning}

@@ -414,7 +414,12 @@ def host_plan(zones, keys, hostvars, host):
     secondary: the host, address and key it pulls from) and ``downstreams``
     (the hosts that pull from this one: allow-transfer and also-notify).
     """
-    zones, keys, hosts = check_topology(zones, keys, hostvars)
+    return _host_plan(check_topology(zones, keys, hostvars), hostvars, host)
+
+
+def _host_plan(checked, hostvars, host):
+    """host_plan on a topology check_topology has already validated."""
+    zones, keys, hosts = checked
     if host not in hostvars:
         _fail('host %r is not in the inventory.' % host)
     own = hosts.get(host)
@@ -473,7 +478,26 @@ def host_plan(zones, keys, hostvars, host):
 
 def fleet_plan(zones, keys, hostvars):
     """Every (zone, server) pair of the fleet, for the convergence check and the reports."""
-    zones, keys, hosts = check_topology(zones, keys, hostvars)
+    return _fleet_plan(check_topology(zones, keys, hostvars), hostvars)
+
+
+def compile_topology(zones, keys, hostvars, hosts):
+    """The topology validated once: the fleet plan, and the host plan of each of ``hosts``.
+
+    The same plans as fleet_plan and host_plan, with the checks run once instead of once per host and role.
+    Host plans list their keys by name and algorithm only: no secret is in the result.
+    """
+    checked = check_topology(zones, keys, hostvars)
+    plans = {}
+    for host in hosts:
+        plan = _host_plan(checked, hostvars, host)
+        plan['keys'] = [{'name': k['name'], 'algorithm': k['algorithm']} for k in plan['keys']]
+        plans[host] = plan
+    return {'derived_by': 'dnsops.zonesync.topology', 'fleet': _fleet_plan(checked, hostvars), 'hosts': plans}
+
+
+def _fleet_plan(checked, hostvars):
+    zones, keys, hosts = checked
     result = []
     for zone in zones:
         servers = [_fleet_peer(hosts, zone['primary'], None, keys, hostvars)]

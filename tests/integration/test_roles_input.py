@@ -77,3 +77,59 @@ def test_argument_spec_rejects_a_wrong_shape(tmp_path):
     assert proc.returncode != 0
     assert 'records' in out and 'argument' in out.lower(), out[-3000:]
     assert not marker.exists()
+
+
+def test_the_topology_action_gives_the_filters_plans_once_and_without_secrets(tmp_path):
+    """dnsops.zonesync.topology works out the same plans as the host_plan and fleet_plan filters (a field left
+    out keeps its meaning, e.g. allow_query), puts no secret in them, and a second call with the same inputs
+    reuses them."""
+    hosts = GOOD_HOSTS
+    inventory = {'all': {'hosts': {name: dict(hv, ansible_connection='local', ansible_python_interpreter=sys.executable)
+                                   for name, hv in hosts.items()},
+                         'vars': {'zonesync_zones': [zone(), zone(name='other.test', allow_query=['192.0.2.0/24'])],
+                                  'zonesync_keys': KEYS}}}
+    inv = tmp_path / 'inventory.json'
+    inv.write_text(json.dumps(inventory))
+    out = tmp_path / 'out.json'
+    task = '''
+    - name: %s
+      dnsops.zonesync.topology:
+        zones: "{{ zonesync_zones }}"
+        keys: "{{ zonesync_keys }}"
+        hosts: "{{ ansible_play_hosts_all }}"
+        host_vars: "{{ dict(groups['all'] | zip(groups['all'] | map('extract', hostvars) | map('dnsops.zonesync.topology_host_vars'))) }}"
+        previous_digest: "{{ hostvars['localhost'].zonesync__topology_digest | default('') }}"
+      run_once: true
+      delegate_to: localhost
+      delegate_facts: true
+      register: %s
+'''
+    playbook = tmp_path / 'play.yml'
+    playbook.write_text('''
+- hosts: all
+  gather_facts: false
+  tasks:
+%s%s
+    - name: Write what the action and the filters worked out
+      ansible.builtin.copy:
+        content: "{{ {'action': hostvars['localhost'].zonesync__topology,
+                      'filters': {'fleet': zonesync_zones | dnsops.zonesync.fleet_plan(zonesync_keys, hostvars),
+                                  'hosts': dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', plans)))},
+                      'first': first.msg | default('worked out'), 'second': second.msg | default('worked out')} | to_json }}"
+        dest: %s
+        mode: "0600"
+      vars:
+        plans: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('dnsops.zonesync.host_plan_of', zonesync_zones, zonesync_keys, hostvars))) }}"
+      run_once: true
+      delegate_to: localhost
+''' % (task % ('first', 'first'), task % ('second', 'second'), out))
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inv), str(playbook)],
+                          capture_output=True, text=True, env=ansible_env(), timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data['first'] == 'worked out' and data['second'] == 'the topology and plans on localhost are current'
+    assert data['action']['fleet'] == data['filters']['fleet']
+    assert data['action']['hosts'] == data['filters']['hosts']
+    ns0 = data['action']['hosts']['ns0']
+    assert [z['allow_query'] for z in ns0['zones']] == [['any'], ['192.0.2.0/24']]
+    assert KEYS[0]['secret'] not in out.read_text()

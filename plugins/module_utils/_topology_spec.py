@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dnsops.zonesync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note: this module_util is private to dnsops.zonesync and may change without notice.
+
+"""The one argument spec of the fleet description (zonesync_zones, zonesync_keys), used by the topology action."""
+
+from __future__ import annotations
+
+ZONE_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    primary=dict(type='str'),
+    secondaries=dict(type='list', elements='raw', default=[]),
+    key=dict(type='str', no_log=False),
+    accept_keys=dict(type='list', elements='str', default=[], no_log=False),
+    notify=dict(type='list', elements='str', default=[]),
+    ns=dict(type='list', elements='str', default=[]),
+    soa=dict(type='dict'),
+    ttl=dict(type='int', default=3600),
+    records=dict(type='list', elements='dict'),
+    file=dict(type='path'),
+    allow_query=dict(type='list', elements='str'),
+)
+
+KEY_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    algorithm=dict(type='str', default='hmac-sha256',
+                   choices=['hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512', 'hmac-sha1']),
+    secret=dict(type='str', no_log=True),
+)
+
+ARGUMENT_SPEC = dict(
+    zones=dict(type='list', elements='dict', required=True, options=ZONE_OPTIONS),
+    keys=dict(type='list', elements='dict', default=[], options=KEY_OPTIONS, no_log=False),
+    hosts=dict(type='list', elements='str', required=True),
+    host_vars=dict(type='dict', required=True),
+    previous_digest=dict(type='str', default=''),
+)
+
+# The host variables the topology reads (P(dnsops.zonesync.topology_host_vars#filter) picks them).
+HOST_VARS = ('zonesync_server', 'zonesync_listen', 'zonesync_transfer_source', 'zonesync_check_key', 'ansible_host',
+             'ansible_default_ipv4')

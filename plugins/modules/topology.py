@@ -1,0 +1,172 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) dnsops.zonesync contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: topology
+short_description: Check the fleet description once and work out what every host serves
+version_added: 0.2.0
+description:
+  - Validates C(zonesync_zones) and C(zonesync_keys) (the one argument spec of the fleet description) and the
+    topology they describe, once, on the controller, and returns the fleet plan and the plan of every host in
+    O(hosts). The roles run it once per play and read their host's part of the result, instead of validating the
+    whole inventory again on every host and in every role.
+  - Runs on the controller as an action plugin; nothing is sent to the hosts. Give it C(run_once), and
+    C(delegate_to) and C(delegate_facts) to put the result on C(localhost), as the roles do.
+  - Fails with the same messages as the topology filters, naming the zone, the field and the fix.
+author:
+  - dnsops.zonesync maintainers (@dnsops)
+extends_documentation_fragment:
+  - dnsops.zonesync.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - It only reads the inventory.
+  diff_mode:
+    support: none
+options:
+  zones:
+    description: The zones of the fleet, normally C(zonesync_zones). See the README, "Describing the fleet".
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: The zone name.
+        type: str
+        required: true
+      primary:
+        description: Inventory hostname of the primary (it may be hidden, that is, absent from O(zones[].ns)).
+        type: str
+      secondaries:
+        description:
+          - The secondaries, as inventory hostnames or as dictionaries with C(host), C(upstream) (the host it pulls
+            from, by default the primary; a secondary of a secondary makes a second tier) and C(key).
+        type: list
+        elements: raw
+        default: []
+      key:
+        description: Name of the TSIG key (from O(keys)) every transfer of the zone uses.
+        type: str
+      accept_keys:
+        description: Keys that upstream servers accept besides O(zones[].key), during a key rotation.
+        type: list
+        elements: str
+        default: []
+      notify:
+        description: Extra addresses to NOTIFY besides the secondaries.
+        type: list
+        elements: str
+        default: []
+      ns:
+        description: The apex NS names. Leave the primary out to hide it.
+        type: list
+        elements: str
+        default: []
+      soa:
+        description: SOA fields (mname, rname, refresh, retry, expire, minimum). The serial is managed.
+        type: dict
+      ttl:
+        description: Default TTL of the zone's records.
+        type: int
+        default: 3600
+      records:
+        description: The records (name, type, value or list of values, ttl). Mutually exclusive with O(zones[].file).
+        type: list
+        elements: dict
+      file:
+        description: A zone file on the controller. Its serial is managed too.
+        type: path
+      allow_query:
+        description: Addresses or CIDR networks that may query the zone, or C(any).
+        type: list
+        elements: str
+  keys:
+    description: The TSIG keys, normally C(zonesync_keys). Their secrets are read to check them, and never returned.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The key name.
+        type: str
+        required: true
+      algorithm:
+        description: The HMAC algorithm.
+        type: str
+        default: hmac-sha256
+        choices: [hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha1]
+      secret:
+        description: The base64 secret.
+        type: str
+  hosts:
+    description: The hosts to work out a plan for, normally C(ansible_play_hosts_all).
+    type: list
+    elements: str
+    required: true
+  host_vars:
+    description:
+      - Per inventory host, the variables the topology reads (C(zonesync_server), C(zonesync_listen),
+        C(zonesync_transfer_source), C(zonesync_check_key), C(ansible_host), C(ansible_default_ipv4)), as
+        P(dnsops.zonesync.topology_host_vars#filter) picks them. A host missing here is not in the inventory.
+    type: dict
+    required: true
+  previous_digest:
+    description:
+      - The C(zonesync__topology_digest) fact already on localhost. When the inputs have that digest, the plans on
+        localhost are current and nothing is worked out again.
+    type: str
+    default: ''
+'''
+
+EXAMPLES = r'''
+- name: Check the topology once and work out every host's plan
+  dnsops.zonesync.topology:
+    zones: "{{ zonesync_zones }}"
+    keys: "{{ zonesync_keys | default([]) }}"
+    hosts: "{{ ansible_play_hosts_all }}"
+    host_vars: "{{ dict(groups['all'] | zip(groups['all'] | map('extract', hostvars) | map('dnsops.zonesync.topology_host_vars'))) }}"
+    previous_digest: "{{ hostvars['localhost'].zonesync__topology_digest | default('') }}"
+  run_once: true
+  delegate_to: localhost
+  delegate_facts: true
+
+- name: This host's plan
+  ansible.builtin.debug:
+    msg: "{{ hostvars['localhost'].zonesync__topology.hosts[inventory_hostname].zones | length }} zone(s)"
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: The result, as facts.
+  returned: success
+  type: dict
+  contains:
+    zonesync__topology:
+      description: C(fleet) (every zone x server pair, as P(dnsops.zonesync.fleet_plan#filter)), C(hosts) (host ->
+        its plan, as P(dnsops.zonesync.host_plan#filter), without secrets).
+      type: dict
+    zonesync__topology_digest:
+      description: A digest of the inputs (zones, keys without their secrets, hosts, host variables).
+      type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.dnsops.zonesync.plugins.module_utils._topology_spec import ARGUMENT_SPEC
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.fail_json(msg='dnsops.zonesync.topology runs on the controller as an action plugin; this module file '
+                         'only documents it.')
+
+
+if __name__ == '__main__':
+    main()
