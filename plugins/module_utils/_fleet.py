@@ -322,9 +322,10 @@ class _Causes(object):
         cause = self.causes.get(key)
         if cause is None:
             cause = self.causes[key] = {'id': 'C%d' % (len(self.order) + 1), 'key': key, 'kind': kind,
-                                        'context': dict(context), 'affects': [], 'zones': []}
+                                        'context': dict(context), 'affects': [], 'zones': [], 'zone_set': set()}
             self.order.append(key)
-        if row['zone'] not in cause['zones']:
+        if row['zone'] not in cause['zone_set']:
+            cause['zone_set'].add(row['zone'])
             cause['zones'].append(row['zone'])
         cause['affects'].append({'zone': row['zone'], 'host': row['host']})
         if not row.get('cause'):
