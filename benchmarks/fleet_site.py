@@ -75,9 +75,12 @@ def write_inventory(name, zones):
     return inventory
 
 
+COLLECTIONS = None
+
+
 def run_playbook(inventory, playbook, log, collections=None, extra=()):
     """Run ansible-playbook; returns (seconds, rc, peak RSS in MB of the largest process, per-host changed)."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections or os.path.join(ROOT, '.tmp', 'collections'),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections or COLLECTIONS,
                ANSIBLE_FORCE_COLOR='false', ANSIBLE_HOST_KEY_CHECKING='false',
                PATH=VENV_BIN + os.pathsep + os.environ.get('PATH', ''))
     wrapper = ('import resource, subprocess, sys\nrc = subprocess.call(sys.argv[1:])\n'
@@ -128,6 +131,25 @@ class Propagation(threading.Thread):
         return max(self.seen[h] for h in SECONDARIES) - self.seen['zs-lab-hidden']
 
 
+def snapshot():
+    """The collection as it is in the work tree now (the files git tracks or would add), so that edits made while
+    the benchmark runs do not reach it."""
+    target = os.path.join(ROOT, '.tmp', 'bench-collections')
+    dest = os.path.join(target, 'ansible_collections', 'dnsops', 'zonesync')
+    subprocess.run(['rm', '-rf', target], check=True)
+    os.makedirs(dest)
+    files = subprocess.run(['git', '-C', ROOT, 'ls-files', '--cached', '--others', '--exclude-standard', '-z'],
+                           check=True, capture_output=True).stdout.decode().split('\0')
+    for name in filter(None, files):
+        source = os.path.join(ROOT, name)
+        if not os.path.isfile(source):
+            continue
+        os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+        with open(source, 'rb') as handle, open(os.path.join(dest, name), 'wb') as out:
+            out.write(handle.read())
+    return target + os.pathsep + os.path.join(ROOT, '.tmp', 'collections')
+
+
 def export_peer(ref):
     """The collection as it was at ``ref``, installed where ANSIBLE_COLLECTIONS_PATH can find it."""
     target = os.path.join(ROOT, '.tmp', 'peer-collections')
@@ -154,8 +176,11 @@ def main():
     parser.add_argument('--peer-zones', type=int, default=50, help='zones for the per-zone peer (0: skip it)')
     parser.add_argument('--peer-ref', default=PEER_REF)
     args = parser.parse_args()
-    site = os.path.join(ROOT, 'playbooks', 'site.yml')
-    check = os.path.join(ROOT, 'playbooks', 'check.yml')
+    global COLLECTIONS  # pylint: disable=global-statement
+    COLLECTIONS = snapshot()
+    here = os.path.join(ROOT, '.tmp', 'bench-collections', 'ansible_collections', 'dnsops', 'zonesync')
+    site = os.path.join(here, 'playbooks', 'site.yml')
+    check = os.path.join(here, 'playbooks', 'check.yml')
     names = ['z%05d.bench.test' % i for i in range(args.zones)]
 
     if args.peer_zones:
