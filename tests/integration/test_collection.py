@@ -14,7 +14,8 @@ MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(REPO, 'plugins', 
 
 
 def test_every_module_present():
-    assert MODULES == ['server_state', 'soa_serial', 'tsig_key', 'zone_content', 'zone_file', 'zone_transfer_check']
+    assert MODULES == ['powerdns_zones', 'server_state', 'soa_serial', 'topology', 'tsig_key', 'zone_content', 'zone_file',
+                       'zone_files', 'zone_transfer_check']
 
 
 @pytest.mark.parametrize('module', MODULES)
