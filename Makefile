@@ -132,7 +132,8 @@ collection-link:
 
 lint: venv collection-link
 	@echo "lint: ansible-lint --profile production"
-	ANSIBLE_COLLECTIONS_PATH=$(TMP)/collections ansible-lint --profile production
+	# A home of its own: a copy of the collection installed earlier under ~/.ansible would shadow the work tree.
+	ANSIBLE_HOME=$(TMP)/lint-home ANSIBLE_COLLECTIONS_PATH=$(TMP)/collections ansible-lint --profile production
 	echo "lint: yamllint -s ."
 	yamllint -s .
 
