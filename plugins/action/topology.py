@@ -29,7 +29,8 @@ DIGEST_FACT = 'zonesync__topology_digest'
 def _digest(args):
     # Secrets stay out: plans never contain them, and no trace of one is kept in the facts.
     keys = [dict((k, v) for k, v in key.items() if k != 'secret') for key in args['keys']]
-    text = json.dumps([args['zones'], keys, args['hosts'], args['host_vars']], sort_keys=True, default=str)
+    text = json.dumps([args['zones'], keys, args['catalogs'], args['hosts'], args['host_vars']], sort_keys=True,
+                      default=str)
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
@@ -50,6 +51,7 @@ class ActionModule(ActionBase):
         # for example allow_query, whose default depends on the zone), with the spec's top-level defaults.
         args = dict(given)
         args.setdefault('keys', [])
+        args.setdefault('catalogs', [])
         args.setdefault('previous_digest', '')
         args['hosts'] = sorted(set(args['hosts']))
         digest = _digest(args)
@@ -59,7 +61,8 @@ class ActionModule(ActionBase):
 
         from ansible_collections.dnsops.zonesync.plugins.module_utils import _topology
         try:
-            compiled = _topology.compile_topology(args['zones'], args['keys'], args['host_vars'], args['hosts'])
+            compiled = _topology.compile_topology(args['zones'], args['keys'], args['host_vars'], args['hosts'],
+                                                  args['catalogs'])
         except ZonesyncError as exc:
             result.update(failed=True, msg='dnsops.zonesync topology: %s' % exc)
             return result

@@ -24,9 +24,9 @@ def _plain(hostvars):
     return hostvars
 
 
-def host_plan(zones, keys, hostvars, host):
+def host_plan(zones, keys, hostvars, host, catalogs=None):
     try:
-        plan = _topology.host_plan(_native(zones), _native(keys), _plain(hostvars), host)
+        plan = _topology.host_plan(_native(zones), _native(keys), _plain(hostvars), host, _native(catalogs))
     except ZonesyncError as exc:
         raise AnsibleFilterError('dnsops.zonesync topology: %s' % exc)
     # The plan is printed in verbose runs: keep key secrets out of it.
@@ -34,14 +34,14 @@ def host_plan(zones, keys, hostvars, host):
     return plan
 
 
-def host_plan_of(host, zones, keys, hostvars):
+def host_plan_of(host, zones, keys, hostvars, catalogs=None):
     """host_plan with the host first, for ``map``: the plan of each host of a list."""
-    return host_plan(zones, keys, hostvars, host)
+    return host_plan(zones, keys, hostvars, host, catalogs)
 
 
-def fleet_plan(zones, keys, hostvars):
+def fleet_plan(zones, keys, hostvars, catalogs=None):
     try:
-        return _topology.fleet_plan(_native(zones), _native(keys), _plain(hostvars))
+        return _topology.fleet_plan(_native(zones), _native(keys), _plain(hostvars), _native(catalogs))
     except ZonesyncError as exc:
         raise AnsibleFilterError('dnsops.zonesync topology: %s' % exc)
 

@@ -24,6 +24,8 @@ Errors name the variable, the value and the fix.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
@@ -256,15 +258,153 @@ def _host_facts(host, hostvars, where):
             'transfer_source': source or address}
 
 
-def check_topology(zones, keys, hostvars):
-    """Validate the whole description; return (zones, keys, hosts) normalised."""
+def catalog_label(zone):
+    """The stable unique label of a member zone in a catalog (RFC 9432 4.1): base32hex of the SHA-1 of its name.
+
+    The same zone gets the same label in every catalog and on every run, so that a consumer never sees a member
+    "relabelled", which both BIND and PowerDNS treat as a reset (delete, create, transfer again).
+    """
+    wire = dns.name.from_text(zone).canonicalize().to_wire()
+    return base64.b32hexencode(hashlib.sha1(wire).digest()).decode('ascii').lower()
+
+
+def _check_label(value, where):
+    if not isinstance(value, str) or not re.match(r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', value.strip().lower()):
+        _fail('%s: %r is not a catalog member label (one DNS label: letters, digits and "-").' % (where, value))
+    return value.strip().lower()
+
+
+def _check_chain(entries, primary, zone_name, where_key='where'):
+    """Every entry's upstream is the primary or another entry, and the chain reaches the primary without a loop."""
+    members = set([primary] + [e['host'] for e in entries])
+    for sec in entries:
+        if sec['upstream'] not in members:
+            _fail('%s.upstream: %r is neither the primary nor a secondary of zone %s.' % (sec[where_key], sec['upstream'], zone_name))
+        seen_chain = [sec['host']]
+        up = sec['upstream']
+        while up != primary:
+            if up in seen_chain:
+                _fail('%s.upstream: the transfer chain of zone %s loops (%s).' % (sec[where_key], zone_name, ' -> '.join(seen_chain + [up])))
+            seen_chain.append(up)
+            up = [s for s in entries if s['host'] == up][0]['upstream']
+
+
+def _check_catalogs(catalogs, keys, hostvars, hosts, zone_names):
+    """zonesync_catalogs: name, primary (the producer), key (TSIG, required), consumers (hosts, tiers like
+    secondaries) and default (zones of that primary that name no secondaries join it)."""
+    result = {}
+    for index, catalog in enumerate(_as_list(catalogs, 'zonesync_catalogs')):
+        where = 'zonesync_catalogs[%d]' % index
+        if not isinstance(catalog, dict):
+            _fail('%s must be a dictionary (name, primary, key, consumers).' % where)
+        name = _name(catalog.get('name'), where + '.name')
+        where = '%s (%s)' % (where, name)
+        if name in result:
+            _fail('%s: catalog %s is listed twice.' % (where, name))
+        if name in zone_names:
+            _fail('%s: %s is also a zone in zonesync_zones[%d]. A catalog is a zone of its own that the collection '
+                  'generates; give it a name no other zone uses, such as "catalog.zonesync.invalid".'
+                  % (where, name, zone_names[name]))
+        primary = catalog.get('primary')
+        if not primary:
+            _fail('%s has no primary. Set `primary` to the inventory hostname that serves the member zones and '
+                  'produces the catalog.' % where)
+        if primary not in hosts:
+            hosts[primary] = _host_facts(primary, hostvars, where + '.primary')
+        if hosts[primary]['server'] != 'bind':
+            _fail('%s.primary: %s runs %s; this version produces catalogs on BIND primaries only. List the zones of '
+                  'this primary with `secondaries` instead (explicit mode), or make a BIND host the primary.'
+                  % (where, primary, hosts[primary]['server']))
+        key = catalog.get('key')
+        if not key:
+            _fail('%s.key is missing. A catalog lists every member zone, so it is transferred only with TSIG: set '
+                  '`key` to one of zonesync_keys (defined: %s).' % (where, ', '.join(sorted(keys)) or 'none'))
+        key = str(key).rstrip('.').lower()
+        if key not in keys:
+            _fail('%s.key: key %r is used but not defined in zonesync_keys (defined: %s).'
+                  % (where, catalog.get('key'), ', '.join(sorted(keys)) or 'none'))
+        consumers = []
+        seen_hosts = set([primary])
+        for cindex, entry in enumerate(_as_list(catalog.get('consumers'), where + '.consumers')):
+            cwhere = '%s.consumers[%d]' % (where, cindex)
+            if isinstance(entry, str):
+                entry = {'host': entry}
+            if not isinstance(entry, dict) or not entry.get('host'):
+                _fail('%s must be a host name or a dictionary with `host` (and optionally `upstream`).' % cwhere)
+            host = entry['host']
+            if host in seen_hosts:
+                _fail('%s: host %r appears twice in catalog %s (as primary or consumer).' % (cwhere, host, name))
+            seen_hosts.add(host)
+            if host not in hosts:
+                hosts[host] = _host_facts(host, hostvars, cwhere)
+            consumers.append({'host': host, 'upstream': entry.get('upstream') or primary, 'key': key, 'where': cwhere})
+        if not consumers:
+            _fail('%s.consumers is empty: a catalog needs at least one secondary that consumes it.' % where)
+        _check_chain(consumers, primary, name)
+        for sec in consumers:
+            upstream = sec['upstream']
+            if upstream != primary and hosts[upstream]['server'] != 'bind':
+                _fail('%s.upstream: %s runs %s, and a PowerDNS 4.7 consumer cannot pass catalog members on to a '
+                      'second tier (they get no transfer ACL there). Use a BIND host as the tier-1 upstream.'
+                      % (sec['where'], upstream, hosts[upstream]['server']))
+        default = catalog.get('default', True)
+        if not isinstance(default, bool):
+            _fail('%s.default must be true or false.' % where)
+        result[name] = {'name': name, 'primary': primary, 'key': key, 'consumers': consumers, 'default': default,
+                        'where': where}
+    by_primary = {}
+    for catalog in result.values():
+        if catalog['default']:
+            if catalog['primary'] in by_primary:
+                _fail('%s and %s are both the default catalog of %s. Set `default: false` on one of them and name it '
+                      'in its zones with `catalog`.' % (by_primary[catalog['primary']]['where'], catalog['where'],
+                                                        catalog['primary']))
+            by_primary[catalog['primary']] = catalog
+    return result, by_primary
+
+
+def _catalog_zone(catalog, members, labels):
+    """The catalog itself as a zone of the topology: generated records, transferred with its key only."""
+    records = [{'name': 'version', 'type': 'TXT', 'value': ['"2"'], 'ttl': None}]
+    for member in members:
+        records.append({'name': '%s.zones' % labels[member], 'type': 'PTR', 'value': [member + '.'], 'ttl': None})
+    return {
+        'name': catalog['name'], 'primary': catalog['primary'],
+        'secondaries': [dict(c) for c in catalog['consumers']], 'key': catalog['key'],
+        'records': records, 'file': None, 'ns': ['invalid'],
+        # RFC 9432 4.1: the SOA and NS are never used for resolution; a short negative TTL.
+        'soa': {'refresh': 3600, 'retry': 600, 'expire': 1209600, 'minimum': 0, 'mname': 'invalid', 'rname': 'invalid'},
+        'ttl': 0, 'notify': [], 'allow_query': [], 'accept_keys': [], 'catalog': None,
+        'is_catalog': True, 'members': len(members),
+    }
+
+
+def check_topology(zones, keys, hostvars, catalogs=None):
+    """Validate the whole description; return (zones, keys, hosts) normalised.
+
+    Zones that are members of a catalog (``catalog``, or the default catalog of their primary when they name no
+    ``secondaries``) take the catalog's consumers as their secondaries and its key; each catalog is added as a
+    zone of its own (``is_catalog``) with its generated records.
+    """
     if not HAS_DNSPYTHON or not HAS_NETADDR:
         _fail('The topology check needs dnspython and netaddr on the controller: pip install -r requirements.txt')
     keys = _check_keys(keys)
     hosts = {}
     result = []
     seen = {}
-    for index, zone in enumerate(_as_list(zones, 'zonesync_zones')):
+    zone_list = _as_list(zones, 'zonesync_zones')
+    zone_names = {}
+    for index, zone in enumerate(zone_list):
+        if isinstance(zone, dict) and isinstance(zone.get('name'), str):
+            try:
+                zone_names.setdefault(dns.name.from_text(zone['name'].strip()).to_text(omit_final_dot=True).lower(), index)
+            except dns.exception.DNSException:
+                pass
+    catalogs, default_catalogs = _check_catalogs(catalogs, keys, hostvars, hosts, zone_names)
+    members = dict((name, []) for name in catalogs)
+    labels = dict((name, {}) for name in catalogs)
+    label_where = dict((name, {}) for name in catalogs)
+    for index, zone in enumerate(zone_list):
         where = 'zonesync_zones[%d]' % index
         if not isinstance(zone, dict):
             _fail('%s must be a dictionary (name, primary, secondaries, ...).' % where)
@@ -291,8 +431,23 @@ def check_topology(zones, keys, hostvars):
                 _fail('%s.accept_keys[%d]: key %r is used but not defined in zonesync_keys (defined: %s).'
                       % (where, kindex, extra, ', '.join(sorted(keys)) or 'none'))
             accept_keys.append(extra)
+        catalog = _zone_catalog(zone, where, primary, catalogs, default_catalogs, zone_key)
+        if catalog is not None:
+            zone_key = catalog['key']
         secondaries = []
-        members = {primary: None}
+        in_zone = {primary: None}
+        if catalog is not None:
+            secondaries = [dict(c, where='%s (catalog %s)' % (c['where'], catalog['name'])) for c in catalog['consumers']]
+            label = catalog_label(name)
+            if zone.get('catalog_label') is not None:
+                label = _check_label(zone['catalog_label'], where + '.catalog_label')
+            if label in labels[catalog['name']]:
+                _fail('%s.catalog_label: label %r is already the label of %s (%s) in catalog %s; two PTR records under one '
+                      'label make BIND and PowerDNS ignore the whole catalog. Give each member its own label.'
+                      % (where, label, labels[catalog['name']][label], label_where[catalog['name']][label], catalog['name']))
+            labels[catalog['name']][label] = name
+            label_where[catalog['name']][label] = where
+            members[catalog['name']].append(name)
         for sindex, entry in enumerate(_as_list(zone.get('secondaries'), where + '.secondaries')):
             swhere = '%s.secondaries[%d]' % (where, sindex)
             if isinstance(entry, str):
@@ -300,7 +455,7 @@ def check_topology(zones, keys, hostvars):
             if not isinstance(entry, dict) or not entry.get('host'):
                 _fail('%s must be a host name or a dictionary with `host` (and optionally `upstream`, `key`).' % swhere)
             host = entry['host']
-            if host in members:
+            if host in in_zone:
                 _fail('%s: host %r appears twice in zone %s (as primary or secondary).' % (swhere, host, name))
             if host not in hosts:
                 hosts[host] = _host_facts(host, hostvars, swhere)
@@ -310,19 +465,9 @@ def check_topology(zones, keys, hostvars):
                 if key not in keys:
                     _fail('%s.key: key %r is used but not defined in zonesync_keys (defined: %s).'
                           % (swhere, entry.get('key'), ', '.join(sorted(keys)) or 'none'))
-            members[host] = sindex
+            in_zone[host] = sindex
             secondaries.append({'host': host, 'upstream': entry.get('upstream') or primary, 'key': key, 'where': swhere})
-        for sec in secondaries:
-            if sec['upstream'] not in members:
-                _fail('%s.upstream: %r is neither the primary nor a secondary of zone %s.' % (sec['where'], sec['upstream'], name))
-            # Walk up the chain: it must reach the primary without a loop.
-            seen_chain = [sec['host']]
-            up = sec['upstream']
-            while up != primary:
-                if up in seen_chain:
-                    _fail('%s.upstream: the transfer chain of zone %s loops (%s).' % (sec['where'], name, ' -> '.join(seen_chain + [up])))
-                seen_chain.append(up)
-                up = [s for s in secondaries if s['host'] == up][0]['upstream']
+        _check_chain(secondaries, primary, name)
         records = []
         if zone.get('records') is not None and zone.get('file') is not None:
             _fail('%s: set either `records` or `file`, not both.' % where)
@@ -357,8 +502,42 @@ def check_topology(zones, keys, hostvars):
             'name': name, 'primary': primary, 'secondaries': secondaries, 'key': zone_key,
             'records': records, 'file': zone.get('file'), 'ns': ns, 'soa': soa, 'ttl': ttl,
             'notify': notify, 'allow_query': allow_query, 'accept_keys': accept_keys,
+            'catalog': catalog['name'] if catalog else None,
         })
+    for name, catalog in catalogs.items():
+        result.append(_catalog_zone(catalog, members[name], dict((v, k) for k, v in labels[name].items())))
     return result, keys, hosts
+
+
+def _zone_catalog(zone, where, primary, catalogs, default_catalogs, zone_key):
+    """The catalog a zone is a member of, or None (explicit mode: the zone lists its secondaries)."""
+    name = zone.get('catalog')
+    if name is None:
+        if zone.get('secondaries') is not None:
+            return None
+        catalog = default_catalogs.get(primary)
+        if catalog is None:
+            return None
+        catalog_name = catalog['name']
+    elif name is False or name == '':
+        return None
+    else:
+        catalog_name = _name(name, where + '.catalog')
+        catalog = catalogs.get(catalog_name)
+    if catalog is None:
+        _fail('%s.catalog: %r is not in zonesync_catalogs (defined: %s).'
+              % (where, name, ', '.join(sorted(catalogs)) or 'none'))
+    if zone.get('secondaries'):
+        _fail('%s: a member of catalog %s takes its secondaries from the catalog\'s consumers; remove `secondaries`, '
+              'or remove `catalog` to list them here (explicit mode).' % (where, catalog_name))
+    if primary != catalog['primary']:
+        _fail('%s.catalog: catalog %s is produced by %s, but this zone\'s primary is %s: a catalog may only list zones '
+              'its own primary serves. Put the zone in a catalog of %s, or list its secondaries.'
+              % (where, catalog_name, catalog['primary'], primary, primary))
+    if zone_key is not None and zone_key != catalog['key']:
+        _fail('%s.key: members of catalog %s are transferred with its key %s, not %s. Remove `key` from the zone, or '
+              'change the catalog\'s key.' % (where, catalog_name, catalog['key'], zone_key))
+    return catalog
 
 
 def _peer(hosts, host, key):
@@ -407,14 +586,14 @@ def _transfer_acl(downstreams, own_address, check_key):
 PRIMARY_ONLY = ('records', 'file', 'ns', 'soa', 'ttl', 'secondaries')
 
 
-def host_plan(zones, keys, hostvars, host):
+def host_plan(zones, keys, hostvars, host, catalogs=None):
     """What ``host`` must serve: its zones as primary or secondary, their peers, and the keys it needs.
 
     Each zone entry carries ``role`` (primary or secondary), ``upstream`` (for a
     secondary: the host, address and key it pulls from) and ``downstreams``
     (the hosts that pull from this one: allow-transfer and also-notify).
     """
-    return _host_plan(check_topology(zones, keys, hostvars), hostvars, host)
+    return _host_plan(check_topology(zones, keys, hostvars, catalogs), hostvars, host)
 
 
 def _host_plan(checked, hostvars, host):
@@ -460,6 +639,13 @@ def _host_plan(checked, hostvars, host):
         plan_zones.append(entry)
     if plan_zones and check_key:
         needed_keys.add(check_key)
+    # The catalogs this host consumes: its members are not configured one by one, they come from the catalog,
+    # and take the catalog's upstream, key, transfer ACL and notify targets (BIND: from options).
+    consumed = []
+    for entry in plan_zones:
+        if entry.get('is_catalog') and entry['role'] == 'secondary':
+            consumed.append({'name': entry['name'], 'upstream': entry['upstream'], 'members': entry['members'],
+                             'transfer_acl': entry['transfer_acl'], 'also_notify': entry['also_notify']})
     return {
         'derived_by': 'dnsops.zonesync.host_plan',
         'host': host,
@@ -470,24 +656,26 @@ def _host_plan(checked, hostvars, host):
         'transfer_source': own['transfer_source'] if own else None,
         'zones': plan_zones,
         'keys': [keys[k] for k in sorted(needed_keys)],
+        'catalogs': consumed,
+        'produces_catalogs': sorted(z['name'] for z in plan_zones if z.get('is_catalog') and z['role'] == 'primary'),
         'is_primary': any(z['role'] == 'primary' for z in plan_zones),
         'is_secondary': any(z['role'] == 'secondary' for z in plan_zones),
         'serves_transfers': any(z['downstreams'] for z in plan_zones),
     }
 
 
-def fleet_plan(zones, keys, hostvars):
+def fleet_plan(zones, keys, hostvars, catalogs=None):
     """Every (zone, server) pair of the fleet, for the convergence check and the reports."""
-    return _fleet_plan(check_topology(zones, keys, hostvars), hostvars)
+    return _fleet_plan(check_topology(zones, keys, hostvars, catalogs), hostvars)
 
 
-def compile_topology(zones, keys, hostvars, hosts):
+def compile_topology(zones, keys, hostvars, hosts, catalogs=None):
     """The topology validated once: the fleet plan, and the host plan of each of ``hosts``.
 
     The same plans as fleet_plan and host_plan, with the checks run once instead of once per host and role.
     Host plans list their keys by name and algorithm only: no secret is in the result.
     """
-    checked = check_topology(zones, keys, hostvars)
+    checked = check_topology(zones, keys, hostvars, catalogs)
     plans = {}
     for host in hosts:
         plan = _host_plan(checked, hostvars, host)
@@ -510,6 +698,10 @@ def _fleet_plan(checked, hostvars):
             peer['upstream_address'] = hosts[sec['upstream']]['address']
             servers.append(peer)
         result.append({'zone': zone['name'], 'primary': zone['primary'], 'key': zone['key'], 'servers': servers,
+                       'catalog': zone.get('catalog'), 'is_catalog': bool(zone.get('is_catalog')),
                        # Zones with the same servers are checked in one soa_serial call.
-                       'servers_key': ' '.join(s['address'] for s in servers)})
+                       # A catalog answers signed queries only (its key): checked apart, with that key.
+                       'query_key': zone['key'] if zone.get('is_catalog') else None,
+                       'servers_key': ' '.join(s['address'] for s in servers) + (
+                           ' tsig:%s' % zone['key'] if zone.get('is_catalog') else '')})
     return result

@@ -5,7 +5,8 @@
 
 # Note: this module_util is private to dnsops.zonesync and may change without notice.
 
-"""The one argument spec of the fleet description (zonesync_zones, zonesync_keys), used by the topology action."""
+"""The one argument spec of the fleet description (zonesync_zones, zonesync_keys, zonesync_catalogs), used by the
+topology action."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ ZONE_OPTIONS = dict(
     records=dict(type='list', elements='dict'),
     file=dict(type='path'),
     allow_query=dict(type='list', elements='str'),
+    catalog=dict(type='raw'),
+    catalog_label=dict(type='str'),
+)
+
+CATALOG_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    primary=dict(type='str', required=True),
+    key=dict(type='str', required=True, no_log=False),
+    consumers=dict(type='list', elements='raw', required=True),
+    default=dict(type='bool', default=True),
 )
 
 KEY_OPTIONS = dict(
@@ -34,6 +45,7 @@ KEY_OPTIONS = dict(
 ARGUMENT_SPEC = dict(
     zones=dict(type='list', elements='dict', required=True, options=ZONE_OPTIONS),
     keys=dict(type='list', elements='dict', default=[], options=KEY_OPTIONS, no_log=False),
+    catalogs=dict(type='list', elements='dict', default=[], options=CATALOG_OPTIONS),
     hosts=dict(type='list', elements='str', required=True),
     host_vars=dict(type='dict', required=True),
     previous_digest=dict(type='str', default=''),

@@ -12,7 +12,7 @@ module: topology
 short_description: Check the fleet description once and work out what every host serves
 version_added: 0.2.0
 description:
-  - Validates C(zonesync_zones) and C(zonesync_keys) (the one argument spec of the fleet description) and the
+  - Validates C(zonesync_zones), C(zonesync_keys) and C(zonesync_catalogs) (the one argument spec of the fleet description) and the
     topology they describe, once, on the controller, and returns the fleet plan and the plan of every host in
     O(hosts). The roles run it once per play and read their host's part of the result, instead of validating the
     whole inventory again on every host and in every role.
@@ -87,6 +87,18 @@ options:
         description: Addresses or CIDR networks that may query the zone, or C(any).
         type: list
         elements: str
+      catalog:
+        description:
+          - The catalog (from O(catalogs)) this zone is a member of. Its secondaries are then the catalog's
+            consumers, its key the catalog's key, and O(zones[].secondaries) must be left out.
+          - Left out, a zone that lists no O(zones[].secondaries) joins the default catalog of its primary, if
+            there is one. V(false) keeps it out of every catalog.
+        type: raw
+      catalog_label:
+        description:
+          - The member's unique label in the catalog (RFC 9432 4.1). By default the base32hex SHA-1 of the zone
+            name, which never changes; set it only to keep the labels of a catalog produced elsewhere before.
+        type: str
   keys:
     description: The TSIG keys, normally C(zonesync_keys). Their secrets are read to check them, and never returned.
     type: list
@@ -105,6 +117,37 @@ options:
       secret:
         description: The base64 secret.
         type: str
+  catalogs:
+    description:
+      - The catalog zones (RFC 9432, version 2), normally C(zonesync_catalogs). The primary produces each catalog;
+        its consumers learn the member zones from it, so adding a member changes the primary only.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The catalog zone's name, for example C(catalog.zonesync.invalid). No zone may have it.
+        type: str
+        required: true
+      primary:
+        description: Inventory hostname of the producer (a BIND host), the primary of every member.
+        type: str
+        required: true
+      key:
+        description: The TSIG key (from O(keys)) of the catalog and of every member transfer. Required.
+        type: str
+        required: true
+      consumers:
+        description:
+          - The secondaries that consume the catalog, as hostnames or dictionaries with C(host) and C(upstream)
+            (a BIND consumer may feed a second tier).
+        type: list
+        elements: raw
+        required: true
+      default:
+        description: Zones of O(catalogs[].primary) that name neither secondaries nor a catalog join this one.
+        type: bool
+        default: true
   hosts:
     description: The hosts to work out a plan for, normally C(ansible_play_hosts_all).
     type: list
