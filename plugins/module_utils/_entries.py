@@ -46,10 +46,18 @@ def powerdns_zone_entries(zones, zone_dir, changed=None):
         name = str(zone['name']).rstrip('.').lower()
         acl = zone.get('transfer_acl') or {}
         upstream = zone.get('upstream') or {}
-        entry = {'name': name, 'kind': zone['role'],
-                 'metadata': {'TSIG-ALLOW-AXFR': list(acl.get('keys') or []),
-                              'ALSO-NOTIFY': sorted(zone.get('also_notify') or []),
-                              'AXFR-MASTER-TSIG': [upstream['key']] if zone['role'] == 'secondary' and upstream.get('key') else []}}
+        if zone.get('catalog') and zone['role'] == 'secondary':
+            # PowerDNS creates the members of a catalog it consumes; listed so that a copy made before is adopted.
+            entries.append({'name': name, 'kind': 'member', 'catalog': zone['catalog'],
+                            'label': zone.get('catalog_label')})
+            continue
+        metadata = {'TSIG-ALLOW-AXFR': list(acl.get('keys') or []),
+                    'ALSO-NOTIFY': sorted(zone.get('also_notify') or []),
+                    'AXFR-MASTER-TSIG': [upstream['key']] if zone['role'] == 'secondary' and upstream.get('key') else []}
+        entry = {'name': name, 'kind': zone['role'], 'metadata': metadata}
+        if zone.get('is_catalog') and zone['role'] == 'secondary':
+            # The members get the catalog's upstream key, the check key, and no onward notify (no second tier).
+            entry.update(kind='consumer', member_metadata=dict(metadata))
         if zone['role'] == 'primary':
             entry.update(file='%s/%s.zone' % (zone_dir.rstrip('/'), name), load=name in changed)
         else:

@@ -553,6 +553,11 @@ def _zone_drift(seen, row):
     if entry is None:
         return None
     if not entry.get('configured'):
+        if entry.get('catalog') and not entry.get('catalog_consumed'):
+            return 'does not consume the catalog %s, which lists %s' % (entry['catalog'], row['zone'])
+        if entry.get('catalog'):
+            return ('consumes the catalog %s but has not created its member %s: it has not transferred the catalog\'s '
+                    'current version' % (entry['catalog'], row['zone']))
         return 'does not have the zone %s in its configuration' % row['zone']
     if entry.get('type') != row['role']:
         return 'serves %s as %s, the inventory says %s' % (row['zone'], entry.get('type'), row['role'])

@@ -18,13 +18,34 @@ when the caller asks (purge): a zone the operator made by hand is never touched.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
 
 ACCOUNT = 'dnsops.zonesync'
-KINDS = {'primary': 'MASTER', 'secondary': 'SLAVE'}
+KINDS = {'primary': 'MASTER', 'secondary': 'SLAVE', 'consumer': 'CONSUMER'}
+# A zone this server learns from a catalog it consumes: PowerDNS creates it; this module only adopts a copy it
+# made before (explicit mode), so that switching to the catalog neither drops nor re-transfers it.
+MEMBER = 'member'
+# PowerDNS 4.7 gives the zones it creates from a catalog none of the catalog's metadata (no AXFR-MASTER-TSIG, so
+# a primary that requires the key refuses every member). A trigger copies the catalog's member metadata to each
+# member as soon as PowerDNS marks it with its catalog (it inserts the row first, then sets the catalog).
+TEMPLATE_TABLE = 'zonesync_catalog_metadata'
+TRIGGER = 'zonesync_catalog_member_metadata'
+SCHEMA = (
+    'CREATE TABLE IF NOT EXISTS %s (catalog VARCHAR(255) NOT NULL COLLATE NOCASE, kind VARCHAR(32) NOT NULL, '
+    'content TEXT)' % TEMPLATE_TABLE,
+    'CREATE TRIGGER IF NOT EXISTS %s AFTER UPDATE OF catalog ON domains '
+    'WHEN NEW.catalog IS NOT NULL AND EXISTS (SELECT 1 FROM %s t WHERE t.catalog = NEW.catalog) '
+    'BEGIN '
+    'DELETE FROM domainmetadata WHERE domain_id = NEW.id AND upper(kind) IN '
+    '(SELECT upper(t.kind) FROM %s t WHERE t.catalog = NEW.catalog); '
+    'INSERT INTO domainmetadata (domain_id, kind, content) SELECT NEW.id, t.kind, t.content FROM %s t '
+    'WHERE t.catalog = NEW.catalog AND t.content IS NOT NULL; '
+    'END' % (TRIGGER, TEMPLATE_TABLE, TEMPLATE_TABLE, TEMPLATE_TABLE),
+)
 # The metadata kinds this collection owns on its zones; others (DNSSEC, SOA-EDIT, ...) are left alone.
 MANAGED_METADATA = ('TSIG-ALLOW-AXFR', 'AXFR-MASTER-TSIG', 'ALSO-NOTIFY')
 # Tables that hold rows of a zone, removed with it on purge.
@@ -66,9 +87,14 @@ def keep_owner(path):
 def read_state(db):
     """What the database has: zones (name -> id, type, master, account), their managed metadata, and keys."""
     zones = {}
-    for zid, name, ztype, master, account in db.execute('SELECT id, name, type, master, account FROM domains'):
+    columns = [row[1] for row in db.execute('PRAGMA table_info(domains)')]
+    if 'catalog' not in columns:
+        raise ZonesyncError('The PowerDNS database has no catalog column in its domains table: its schema is older than '
+                            'PowerDNS 4.7. Upgrade the schema (4.3.0_to_4.7.0_schema.sqlite3.sql) before using it.')
+    for zid, name, ztype, master, account, catalog, options in db.execute(
+            'SELECT id, name, type, master, account, catalog, options FROM domains'):
         zones[_norm(name)] = {'id': zid, 'type': (ztype or '').upper(), 'master': master or '', 'account': account,
-                              'meta': {}}
+                              'catalog': _norm(catalog) if catalog else None, 'options': options, 'meta': {}}
     by_id = dict((z['id'], z) for z in zones.values())
     marks = ','.join('?' * len(MANAGED_METADATA))
     for domain_id, kind, content in db.execute(
@@ -83,7 +109,15 @@ def read_state(db):
         zone = by_id.get(domain_id)
         if zone is not None:
             zone['has_soa'] = True
-    return zones, keys
+    schema = set(name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE name IN (?, ?)",
+                                                (TEMPLATE_TABLE, TRIGGER)))
+    templates = {}
+    if TEMPLATE_TABLE in schema:
+        for catalog, kind, content in db.execute('SELECT catalog, kind, content FROM %s' % TEMPLATE_TABLE):
+            values = templates.setdefault(_norm(catalog), {}).setdefault(kind.upper(), [])
+            if content is not None:
+                values.append(content)
+    return zones, keys, {'schema': schema, 'templates': templates}
 
 
 def plan(state, zones, keys, managed_keys, purge=False):
@@ -97,46 +131,74 @@ def plan(state, zones, keys, managed_keys, purge=False):
     Returns a dict of lists: create, update, metadata, keys_set, keys_removed, purge, unlisted, load and
     retrieve (secondary zones that are new or have new primaries, to transfer now).
     """
-    have_zones, have_keys = state
+    have_zones, have_keys = state[0], state[1]
+    extra = state[2] if len(state) > 2 else {'schema': set(), 'templates': {}}
     out = {'create': [], 'update': [], 'metadata': [], 'keys_set': [], 'keys_removed': [], 'purge': [],
-           'unlisted': [], 'load': [], 'retrieve': []}
+           'unlisted': [], 'load': [], 'retrieve': [], 'schema': False, 'templates': [], 'adopt': []}
     seen = set()
+    member_meta = {}
+    members = []
     for zone in zones:
         name = _norm(zone['name'])
         if name in seen:
             raise ZonesyncError('zones: %s is listed twice.' % name)
         seen.add(name)
         kind = zone['kind']
+        if kind == MEMBER:
+            members.append((name, zone))
+            continue
         if kind not in KINDS:
-            raise ZonesyncError('zones: %s has kind %r; it must be primary or secondary.' % (name, kind))
-        master = ','.join(zone.get('primaries') or []) if kind == 'secondary' else ''
-        if kind == 'secondary' and not master:
-            raise ZonesyncError('zones: secondary zone %s has no primaries.' % name)
-        want_meta = dict((k.upper(), sorted(v or [])) for k, v in (zone.get('metadata') or {}).items())
-        unknown = sorted(set(want_meta) - set(MANAGED_METADATA))
-        if unknown:
-            raise ZonesyncError('zones: %s sets metadata %s; only %s are managed here.'
-                                % (name, ', '.join(unknown), ', '.join(MANAGED_METADATA)))
+            raise ZonesyncError('zones: %s has kind %r; it must be primary, secondary, consumer or member.' % (name, kind))
+        master = ','.join(zone.get('primaries') or []) if kind in ('secondary', 'consumer') else ''
+        if kind in ('secondary', 'consumer') and not master:
+            raise ZonesyncError('zones: %s zone %s has no primaries.' % (kind, name))
+        want_meta = _metadata(name, zone.get('metadata'))
+        if kind == 'consumer':
+            member_meta[name] = _metadata(name, zone.get('member_metadata'))
         row = {'name': name, 'type': KINDS[kind], 'master': master}
         have = have_zones.get(name)
         if have is None:
             out['create'].append(row)
             have_meta = {}
         else:
-            if (have['type'], have['master'], have['account']) != (row['type'], master, ACCOUNT):
-                row['was'] = {'type': have['type'], 'master': have['master']}
+            if (have['type'], have['master'], have['account'], have.get('catalog')) != (row['type'], master, ACCOUNT, None):
+                row['was'] = {'type': have['type'], 'master': have['master'], 'catalog': have.get('catalog')}
                 out['update'].append(row)
             have_meta = have['meta']
         if kind == 'primary' and (have is None or zone.get('load') or not have.get('has_soa')):
             out['load'].append(name)
-        if kind == 'secondary' and (have is None or (have['type'], have['master']) != ('SLAVE', master)):
+        if kind in ('secondary', 'consumer') and (have is None or (have['type'], have['master']) != (row['type'], master)):
             out['retrieve'].append(name)
-        for meta_kind in MANAGED_METADATA:
-            want = want_meta.get(meta_kind, [])
-            if sorted(have_meta.get(meta_kind, [])) != want:
-                out['metadata'].append({'name': name, 'kind': meta_kind, 'values': want})
+        _metadata_changes(out, name, have_meta, want_meta)
+    # Catalog members: the template the trigger copies, the members PowerDNS already made, copies to adopt.
+    if member_meta and set([TEMPLATE_TABLE, TRIGGER]) - set(extra['schema']):
+        out['schema'] = True
+    for catalog, want in sorted(member_meta.items()):
+        have = dict((k, sorted(v)) for k, v in (extra['templates'].get(catalog) or {}).items())
+        full = dict((k, want.get(k, [])) for k in MANAGED_METADATA)
+        if have != full:
+            out['templates'].append({'catalog': catalog, 'metadata': full})
+    for name, zone in members:
+        catalog = _norm(zone.get('catalog') or '')
+        if catalog not in member_meta:
+            raise ZonesyncError('zones: member %s names catalog %r, which is not a consumer zone of this list.'
+                                % (name, zone.get('catalog')))
+        have = have_zones.get(name)
+        if have is None:
+            continue
+        if have.get('catalog') != catalog:
+            if have['account'] != ACCOUNT:
+                raise ZonesyncError('zones: %s is a member of catalog %s, but this server has a zone of that name that '
+                                    'this collection did not make%s. Remove it (pdnsutil delete-zone %s) so that the '
+                                    'catalog can create it.'
+                                    % (name, catalog, ' (it is in catalog %s)' % have['catalog'] if have.get('catalog') else '', name))
+            label = zone.get('label')
+            out['adopt'].append({'name': name, 'catalog': catalog,
+                                 'options': json.dumps({'consumer': {'unique': '%s.' % label}}) if label else None})
+        _metadata_changes(out, name, have['meta'], member_meta[catalog])
+    known_catalogs = set(member_meta)
     for name, have in sorted(have_zones.items()):
-        if name in seen:
+        if name in seen or have.get('catalog') in known_catalogs:
             continue
         if have['account'] == ACCOUNT:
             (out['purge'] if purge else out['unlisted']).append(name)
@@ -156,6 +218,22 @@ def plan(state, zones, keys, managed_keys, purge=False):
     return out
 
 
+def _metadata(name, metadata):
+    want = dict((k.upper(), sorted(v or [])) for k, v in (metadata or {}).items())
+    unknown = sorted(set(want) - set(MANAGED_METADATA))
+    if unknown:
+        raise ZonesyncError('zones: %s sets metadata %s; only %s are managed here.'
+                            % (name, ', '.join(unknown), ', '.join(MANAGED_METADATA)))
+    return want
+
+
+def _metadata_changes(out, name, have_meta, want_meta):
+    for meta_kind in MANAGED_METADATA:
+        want = want_meta.get(meta_kind, [])
+        if sorted(have_meta.get(meta_kind, [])) != want:
+            out['metadata'].append({'name': name, 'kind': meta_kind, 'values': want})
+
+
 def apply(db, changes):
     """Write ``changes`` (plan) in one transaction; nothing is written when any statement fails."""
     try:
@@ -163,9 +241,21 @@ def apply(db, changes):
         for row in changes['create']:
             db.execute('INSERT INTO domains (name, master, type, account) VALUES (?, ?, ?, ?)',
                        (row['name'], row['master'] or None, row['type'], ACCOUNT))
+        for statement in SCHEMA if changes.get('schema') else ():
+            db.execute(statement)
+        for item in changes.get('templates', []):
+            db.execute('DELETE FROM %s WHERE catalog = ?' % TEMPLATE_TABLE, (item['catalog'],))
+            rows = []
+            for kind, values in sorted(item['metadata'].items()):
+                rows.extend([(item['catalog'], kind, value) for value in values] or [(item['catalog'], kind, None)])
+            db.executemany('INSERT INTO %s (catalog, kind, content) VALUES (?, ?, ?)' % TEMPLATE_TABLE, rows)
         for row in changes['update']:
-            db.execute('UPDATE domains SET type = ?, master = ?, account = ? WHERE name = ?',
-                       (row['type'], row['master'] or None, ACCOUNT, row['name']))
+            # A zone taken back from a catalog (explicit mode again) leaves it: the consumer must not delete it.
+            db.execute('UPDATE domains SET type = ?, master = ?, account = ?, catalog = NULL, options = NULL '
+                       'WHERE name = ?', (row['type'], row['master'] or None, ACCOUNT, row['name']))
+        for row in changes.get('adopt', []):
+            db.execute('UPDATE domains SET catalog = ?, options = ? WHERE name = ?',
+                       (row['catalog'], row['options'], row['name']))
         for item in changes['metadata']:
             (domain_id,) = db.execute('SELECT id FROM domains WHERE name = ?', (item['name'],)).fetchone()
             db.execute('DELETE FROM domainmetadata WHERE domain_id = ? AND upper(kind) = ?', (domain_id, item['kind']))
@@ -203,4 +293,6 @@ def summary(changes):
         'unlisted': list(changes['unlisted']),
         'loaded': list(changes['load']),
         'retrieve': list(changes['retrieve']),
+        'adopted': [row['name'] for row in changes.get('adopt', [])],
+        'catalog_templates': [item['catalog'] for item in changes.get('templates', [])],
     }

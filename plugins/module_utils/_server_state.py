@@ -127,9 +127,26 @@ def bind_state(config_text):
                                               'file': file[1] if file else None}
             elif head == 'view' and isinstance(statement[-1], list):
                 walk(statement[-1])
+            elif head == 'options' and isinstance(statement[-1], list):
+                consumed = _first(statement[-1], 'catalog-zones')
+                if consumed and isinstance(consumed[-1], list):
+                    for entry in consumed[-1]:
+                        _catalog_entry(entry, catalogs)
 
+    catalogs = {}
     walk(parse_bind_config(config_text))
-    return {'zones': zones, 'keys': keys}
+    return {'zones': zones, 'keys': keys, 'catalogs': catalogs}
+
+
+def _catalog_entry(entry, catalogs):
+    """One ``zone "name" default-primaries { ... } ...`` of catalog-zones: the catalog and its default primaries."""
+    if len(entry) < 2 or entry[0] != 'zone':
+        return
+    primaries = []
+    for index, part in enumerate(entry):
+        if part in ('default-primaries', 'default-masters') and index + 1 < len(entry) and isinstance(entry[index + 1], list):
+            primaries = _primaries(['primaries', entry[index + 1]])
+    catalogs[_norm(entry[1])] = {'primaries': primaries}
 
 
 _ZONESTATUS_FIELDS = ('type', 'serial', 'last loaded', 'next refresh', 'expires', 'next resign node')
@@ -160,7 +177,10 @@ def powerdns_state(database):
         raise ZonesyncError('cannot open the PowerDNS database %s: %s' % (database, exc))
     try:
         zones = {}
-        for name, kind, master, domain_id in connection.execute('SELECT name, type, master, id FROM domains'):
+        columns = [row[1] for row in connection.execute('PRAGMA table_info(domains)')]
+        catalog_column = 'catalog' if 'catalog' in columns else 'NULL'
+        for name, kind, master, domain_id, catalog in connection.execute(
+                'SELECT name, type, master, id, %s FROM domains' % catalog_column):
             kind = {'MASTER': 'primary', 'SLAVE': 'secondary', 'NATIVE': 'native', 'PRODUCER': 'producer',
                     'CONSUMER': 'consumer'}.get(str(kind).upper(), str(kind).lower())
             primaries = []
@@ -170,7 +190,8 @@ def powerdns_state(database):
                 if match:
                     address, port = match.group(1), int(match.group(2))
                 primaries.append({'address': address, 'port': port, 'key': None})
-            zones[_norm(name)] = {'type': kind, 'primaries': primaries, 'file': None, 'id': domain_id}
+            zones[_norm(name)] = {'type': kind, 'primaries': primaries, 'file': None, 'id': domain_id,
+                                  'catalog': _norm(catalog) if catalog else None}
         meta = {}
         for domain_id, kind, content in connection.execute(
                 "SELECT domain_id, kind, content FROM domainmetadata WHERE kind IN ('AXFR-MASTER-TSIG', 'TSIG-ALLOW-AXFR')"):
@@ -184,7 +205,9 @@ def powerdns_state(database):
         keys = {}
         for name, algorithm, secret in connection.execute('SELECT name, algorithm, secret FROM tsigkeys'):
             keys[_norm(name)] = {'algorithm': _norm(algorithm), 'secret': secret}
-        return {'zones': zones, 'keys': keys}
+        catalogs = dict((name, {'primaries': zone['primaries']}) for name, zone in zones.items()
+                        if zone['type'] == 'consumer')
+        return {'zones': zones, 'keys': keys, 'catalogs': catalogs}
     except sqlite3.Error as exc:
         raise ZonesyncError('cannot read the PowerDNS database %s: %s' % (database, exc))
     finally:
@@ -264,18 +287,43 @@ def log_findings(lines):
     return out
 
 
-def summarize(state, zones, expect_keys):
-    """The result, without secrets: each zone's configuration as the server has it, and the keys compared."""
+# Catalog zones are served as PowerDNS kinds of their own; in the collection's terms they are primary/secondary.
+_CATALOG_KINDS = {'producer': 'primary', 'consumer': 'secondary'}
+
+
+def summarize(state, zones, expect_keys, members=None):
+    """The result, without secrets: each zone's configuration as the server has it, and the keys compared.
+
+    ``members`` maps the zones this server learns from a catalog to that catalog. BIND has no statement for
+    them: they are configured when the catalog is consumed (catalog-zones), from its default primaries.
+    PowerDNS has a row for each member it created, marked with its catalog.
+    """
+    members = dict((_norm(k), _norm(v)) for k, v in (members or {}).items())
+    catalogs = state.get('catalogs') or {}
     out_zones = []
     for zone in zones:
         name = _norm(zone)
         have = state['zones'].get(name)
-        if have is None:
-            out_zones.append({'zone': name, 'configured': False})
+        catalog = members.get(name)
+        if have is None and catalog is not None and catalog in catalogs and state.get('server') == 'bind':
+            consumed = catalogs[catalog]
+            out_zones.append({'zone': name, 'configured': True, 'type': 'secondary', 'catalog': catalog,
+                              'primaries': [p['address'] for p in consumed['primaries']],
+                              'key': next((p['key'] for p in consumed['primaries'] if p['key']), None)})
             continue
-        entry = {'zone': name, 'configured': True, 'type': have['type'],
+        if have is None:
+            entry = {'zone': name, 'configured': False}
+            if catalog is not None:
+                entry.update(catalog=catalog, catalog_consumed=catalog in catalogs)
+            out_zones.append(entry)
+            continue
+        entry = {'zone': name, 'configured': True, 'type': _CATALOG_KINDS.get(have['type'], have['type']),
                  'primaries': [p['address'] for p in have['primaries']],
                  'key': next((p['key'] for p in have['primaries'] if p['key']), None)}
+        if have['type'] in _CATALOG_KINDS:
+            entry['kind'] = have['type']
+        if have.get('catalog') or catalog:
+            entry['catalog'] = have.get('catalog')
         if have.get('file'):
             entry['file'] = have['file']
         out_zones.append(entry)

@@ -436,6 +436,7 @@ def check_topology(zones, keys, hostvars, catalogs=None):
             zone_key = catalog['key']
         secondaries = []
         in_zone = {primary: None}
+        label = None
         if catalog is not None:
             secondaries = [dict(c, where='%s (catalog %s)' % (c['where'], catalog['name'])) for c in catalog['consumers']]
             label = catalog_label(name)
@@ -503,6 +504,7 @@ def check_topology(zones, keys, hostvars, catalogs=None):
             'records': records, 'file': zone.get('file'), 'ns': ns, 'soa': soa, 'ttl': ttl,
             'notify': notify, 'allow_query': allow_query, 'accept_keys': accept_keys,
             'catalog': catalog['name'] if catalog else None,
+            'catalog_label': label if catalog else None,
         })
     for name, catalog in catalogs.items():
         result.append(_catalog_zone(catalog, members[name], dict((v, k) for k, v in labels[name].items())))
@@ -646,6 +648,12 @@ def _host_plan(checked, hostvars, host):
         if entry.get('is_catalog') and entry['role'] == 'secondary':
             consumed.append({'name': entry['name'], 'upstream': entry['upstream'], 'members': entry['members'],
                              'transfer_acl': entry['transfer_acl'], 'also_notify': entry['also_notify']})
+    # BIND gives catalog members the options' allow-transfer and also-notify: one list for every catalog consumed.
+    members_acl = {'keyed_sources': [], 'keys': [], 'unkeyed_sources': []}
+    for entry in consumed:
+        for field in members_acl:
+            members_acl[field] = sorted(set(members_acl[field]) | set(entry['transfer_acl'][field]))
+    members_acl['unkeyed_sources'] = sorted(set(members_acl['unkeyed_sources']) - set(members_acl['keyed_sources']))
     return {
         'derived_by': 'dnsops.zonesync.host_plan',
         'host': host,
@@ -657,6 +665,8 @@ def _host_plan(checked, hostvars, host):
         'zones': plan_zones,
         'keys': [keys[k] for k in sorted(needed_keys)],
         'catalogs': consumed,
+        'catalog_members_acl': members_acl,
+        'catalog_members_notify': sorted(set(a for entry in consumed for a in entry['also_notify'])),
         'produces_catalogs': sorted(z['name'] for z in plan_zones if z.get('is_catalog') and z['role'] == 'primary'),
         'is_primary': any(z['role'] == 'primary' for z in plan_zones),
         'is_secondary': any(z['role'] == 'secondary' for z in plan_zones),

@@ -53,12 +53,18 @@ options:
         type: str
         required: true
       kind:
-        description: Whether this server is the zone's primary or a secondary.
+        description:
+          - Whether this server is the zone's primary or a secondary.
+          - V(consumer) is a catalog zone (RFC 9432) this server consumes, from O(zones[].primaries). PowerDNS
+            creates and removes the member zones the catalog lists.
+          - V(member) is a zone this server learns from the catalog O(zones[].catalog). It is never created here.
+            A copy made before in explicit mode is adopted (marked with the catalog and its O(zones[].label)), so
+            that the catalog neither drops nor transfers it again. Members are never reported as unlisted.
         type: str
         required: true
-        choices: [primary, secondary]
+        choices: [primary, secondary, consumer, member]
       primaries:
-        description: The addresses a secondary zone transfers from.
+        description: The addresses a secondary or consumer zone transfers from.
         type: list
         elements: str
         default: []
@@ -67,6 +73,20 @@ options:
           - Values of C(TSIG-ALLOW-AXFR), C(AXFR-MASTER-TSIG) and C(ALSO-NOTIFY). A kind not given is cleared.
         type: dict
         default: {}
+      member_metadata:
+        description:
+          - For a V(consumer) zone, the metadata every member gets (same kinds as O(zones[].metadata)).
+          - PowerDNS 4.7 gives the members it creates none of the catalog's metadata, so a primary that requires
+            TSIG would refuse them. A trigger in the database copies these values to each member when PowerDNS
+            creates it, and members that exist already are brought to them here.
+        type: dict
+        default: {}
+      catalog:
+        description: For a V(member), the consumer zone (catalog) it belongs to.
+        type: str
+      label:
+        description: For a V(member), its unique label in the catalog, used when a copy is adopted.
+        type: str
       file:
         description: The zone file a primary zone is loaded from.
         type: path
@@ -188,6 +208,16 @@ purged:
   returned: success
   type: list
   elements: str
+adopted:
+  description: Zones made before in explicit mode that are now marked as members of their catalog.
+  returned: success
+  type: list
+  elements: str
+catalog_templates:
+  description: Catalogs whose member metadata (the template the trigger copies) was written.
+  returned: success
+  type: list
+  elements: str
 unlisted:
   description: Zones with the C(dnsops.zonesync) mark that are not in O(zones) and were kept (O(purge=false)).
   returned: success
@@ -207,9 +237,12 @@ def main():
             database=dict(type='path', required=True),
             zones=dict(type='list', elements='dict', required=True, options=dict(
                 name=dict(type='str', required=True),
-                kind=dict(type='str', required=True, choices=['primary', 'secondary']),
+                kind=dict(type='str', required=True, choices=['primary', 'secondary', 'consumer', 'member']),
                 primaries=dict(type='list', elements='str', default=[]),
                 metadata=dict(type='dict', default={}),
+                member_metadata=dict(type='dict', default={}),
+                catalog=dict(type='str'),
+                label=dict(type='str'),
                 file=dict(type='path'),
                 load=dict(type='bool', default=False),
             )),
@@ -229,6 +262,9 @@ def main():
 
     params = module.params
     files = dict((z['name'].strip().rstrip('.').lower(), z['file']) for z in params['zones'])
+    for zone in params['zones']:
+        if zone['kind'] == 'member' and not zone.get('catalog'):
+            module.fail_json(msg='zones: member %s has no catalog.' % zone['name'])
     try:
         db = _powerdns_db.connect(params['database'])
         try:
@@ -256,7 +292,8 @@ def main():
                                      % (name, files[name], rc, (err + out).strip() or 'no output'), **result)
         _powerdns_db.keep_owner(params['database'])
     result['changed'] = any(result[k] for k in ('created', 'updated', 'metadata_changed', 'loaded', 'keys_added',
-                                                'keys_updated', 'keys_removed', 'purged'))
+                                                'keys_updated', 'keys_removed', 'purged', 'adopted',
+                                                'catalog_templates'))
     if result['unlisted']:
         module.warn('%d zone(s) that this collection created are no longer in the inventory and were kept: %s. '
                     'Set powerdns_purge_removed: true to remove them.'

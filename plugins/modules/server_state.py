@@ -57,6 +57,14 @@ options:
         description: The base64 secret (never logged, never returned).
         type: str
         required: true
+  catalog_members:
+    description:
+      - The zones of O(zones) this server learns from a catalog zone, mapped to that catalog's name.
+      - BIND has no zone statement for them; they count as configured when BIND consumes the catalog
+        (C(catalog-zones) in C(options)), with the catalog's default primaries and key. PowerDNS has a row for each
+        member it created from the catalog.
+    type: dict
+    default: {}
   details_for:
     description: Zones whose status and journal lines are returned too.
     type: list
@@ -116,6 +124,18 @@ zones:
     key:
       description: The TSIG key a secondary signs its requests with.
       type: str
+    kind:
+      description: V(producer) or V(consumer) for a PowerDNS catalog zone (RV(zones[].type) is then primary or secondary).
+      type: str
+      returned: for PowerDNS catalog zones
+    catalog:
+      description: The catalog the zone comes from, for a member of one.
+      type: str
+      returned: for catalog members
+    catalog_consumed:
+      description: For a member that is not configured, whether the server consumes its catalog at all.
+      type: bool
+      returned: for catalog members that are not configured
 keys:
   description: One entry per O(expect_keys) key.
   returned: always
@@ -192,6 +212,7 @@ def main():
                 algorithm=dict(type='str', default='hmac-sha256'),
                 secret=dict(type='str', required=True, no_log=True),
             )),
+            catalog_members=dict(type='dict', default={}),
             details_for=dict(type='list', elements='str', default=[]),
             config=dict(type='path', default='/etc/bind/named.conf'),
             database=dict(type='path', default='/var/lib/powerdns/pdns.sqlite3'),
@@ -208,7 +229,8 @@ def main():
             state = bind_state(_run(module, [checkconf, '-p', params['config']], 'named-checkconf -p %s' % params['config']))
         else:
             state = powerdns_state(params['database'])
-        result = summarize(state, params['zones'], params['expect_keys'])
+        state['server'] = params['server']
+        result = summarize(state, params['zones'], params['expect_keys'], params['catalog_members'])
         details = []
         if params['details_for']:
             journal = ''

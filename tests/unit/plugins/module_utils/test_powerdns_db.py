@@ -75,3 +75,80 @@ def test_bad_input(db):
         plan(read_state(db), [], [{'name': 'k', 'algorithm': 'hmac-sha256', 'secret': ''}], [])
     with pytest.raises(ZonesyncError, match='kind'):
         plan(read_state(db), [{'name': 'x.test', 'kind': 'native'}], [], [])
+
+
+CATALOG = 'catalog.zonesync.invalid'
+MEMBER_META = {'AXFR-MASTER-TSIG': ['k'], 'TSIG-ALLOW-AXFR': ['zonesync-check'], 'ALSO-NOTIFY': []}
+CONSUMER = {'name': CATALOG, 'kind': 'consumer', 'primaries': ['192.0.2.1'], 'metadata': dict(MEMBER_META),
+            'member_metadata': dict(MEMBER_META)}
+
+
+def _meta(db, name):
+    rows = db.execute('SELECT m.kind, m.content FROM domainmetadata m JOIN domains d ON d.id = m.domain_id '
+                      'WHERE d.name = ? ORDER BY m.kind, m.content', (name,)).fetchall()
+    return rows
+
+
+def _pdns_creates_member(db, name, catalog=CATALOG):
+    # What PowerDNS 4.7 does for a new member: insert the row, then set its catalog with a separate UPDATE.
+    db.execute("INSERT INTO domains (name, master, type, options) VALUES (?, '192.0.2.1', 'SLAVE', ?)",
+               (name, '{"consumer": {"unique": "x."}}'))
+    db.execute('UPDATE domains SET catalog = ? WHERE name = ?', (catalog, name))
+
+
+def test_consumer_zone_and_the_trigger_that_gives_members_their_metadata(db):
+    changes = plan(read_state(db), [CONSUMER, {'name': 'm1.test', 'kind': 'member', 'catalog': CATALOG}], KEYS, ['k'])
+    assert [r['type'] for r in changes['create']] == ['CONSUMER'] and changes['retrieve'] == [CATALOG]
+    assert changes['schema'] and [t['catalog'] for t in changes['templates']] == [CATALOG]
+    apply(db, changes)
+    assert db.execute('SELECT type, master, account FROM domains WHERE name = ?', (CATALOG,)).fetchone() == (
+        'CONSUMER', '192.0.2.1', ACCOUNT)
+    # PowerDNS creates a member: the trigger gives it the transfer key and the check key at once.
+    _pdns_creates_member(db, 'm1.test')
+    assert _meta(db, 'm1.test') == [('AXFR-MASTER-TSIG', 'k'), ('TSIG-ALLOW-AXFR', 'zonesync-check')]
+    # A zone PowerDNS creates for another catalog gets nothing.
+    _pdns_creates_member(db, 'other.test', catalog='elsewhere.invalid')
+    assert _meta(db, 'other.test') == []
+    # Nothing more to do; members are never unlisted, however they came.
+    again = plan(read_state(db), [CONSUMER, {'name': 'm1.test', 'kind': 'member', 'catalog': CATALOG}], KEYS, ['k'])
+    assert not any(again[k] for k in ('create', 'update', 'metadata', 'templates', 'adopt', 'unlisted', 'purge'))
+    assert not again['schema']
+
+
+def test_a_new_member_key_reaches_the_template_and_the_members_that_exist(db):
+    apply(db, plan(read_state(db), [CONSUMER], KEYS, ['k']))
+    _pdns_creates_member(db, 'm1.test')
+    rotated = dict(CONSUMER, member_metadata=dict(MEMBER_META, **{'AXFR-MASTER-TSIG': ['k2']}))
+    changes = plan(read_state(db), [rotated, {'name': 'm1.test', 'kind': 'member', 'catalog': CATALOG}], KEYS, ['k'])
+    assert [t['catalog'] for t in changes['templates']] == [CATALOG]
+    assert {'name': 'm1.test', 'kind': 'AXFR-MASTER-TSIG', 'values': ['k2']} in changes['metadata']
+    apply(db, changes)
+    assert ('AXFR-MASTER-TSIG', 'k2') in _meta(db, 'm1.test')
+    _pdns_creates_member(db, 'm2.test')
+    assert ('AXFR-MASTER-TSIG', 'k2') in _meta(db, 'm2.test')
+
+
+def test_an_explicit_copy_is_adopted_by_its_catalog_and_given_back_when_explicit_again(db):
+    explicit = {'name': 'm1.test', 'kind': 'secondary', 'primaries': ['192.0.2.1'], 'metadata': {'AXFR-MASTER-TSIG': ['k']}}
+    apply(db, plan(read_state(db), [explicit], KEYS, ['k']))
+    member = {'name': 'm1.test', 'kind': 'member', 'catalog': CATALOG, 'label': 'abc'}
+    changes = plan(read_state(db), [CONSUMER, member], KEYS, ['k'])
+    assert changes['adopt'] == [{'name': 'm1.test', 'catalog': CATALOG, 'options': '{"consumer": {"unique": "abc."}}'}]
+    assert changes['unlisted'] == [] and changes['purge'] == []
+    apply(db, changes)
+    zone_id_before = db.execute("SELECT id FROM domains WHERE name = 'm1.test'").fetchone()
+    assert db.execute("SELECT catalog FROM domains WHERE name = 'm1.test'").fetchone() == (CATALOG,)
+    # Back to explicit: the zone leaves the catalog (so the consumer does not delete it), same row.
+    back = plan(read_state(db), [explicit], KEYS, ['k'])
+    assert [r['name'] for r in back['update']] == ['m1.test']
+    apply(db, back)
+    assert db.execute("SELECT id, catalog, options, account FROM domains WHERE name = 'm1.test'").fetchone() == (
+        zone_id_before[0], None, None, ACCOUNT)
+
+
+def test_a_hand_made_zone_in_the_way_of_a_member_is_refused_not_taken(db):
+    db.execute("INSERT INTO domains (name, type) VALUES ('m1.test', 'NATIVE')")
+    with pytest.raises(ZonesyncError, match='did not make. Remove it'):
+        plan(read_state(db), [CONSUMER, {'name': 'm1.test', 'kind': 'member', 'catalog': CATALOG}], KEYS, ['k'])
+    with pytest.raises(ZonesyncError, match='not a consumer zone of this list'):
+        plan(read_state(db), [{'name': 'm1.test', 'kind': 'member', 'catalog': 'nope.invalid'}], KEYS, ['k'])
