@@ -31,9 +31,27 @@ POWERDNS = {
 }
 
 
+def size_class(zones):
+    """The zone count rounded down to 1, 2 or 5 times a power of ten (0, 1, 2, 5, 10, 20, 50, 100, ...).
+
+    Settings follow this, not the exact count, so that one zone more or less (a catalog member added on the
+    primary) does not change a secondary's configuration; only crossing a step does.
+    """
+    if zones < 1:
+        return 0
+    step = 1
+    while step * 10 <= zones:
+        step *= 10
+    for factor in (5, 2, 1):
+        if factor * step <= zones:
+            return factor * step
+    return step
+
+
 def _derive(table, zones, overrides):
     if not isinstance(zones, int) or isinstance(zones, bool) or zones < 0:
         raise ZonesyncError('the zone count must be a whole number, got %r.' % (zones,))
+    zones = size_class(zones)
     out = {}
     for name, (per, floor, cap) in table.items():
         given = (overrides or {}).get(name)

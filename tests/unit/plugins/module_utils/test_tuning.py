@@ -28,3 +28,12 @@ def test_the_operators_values_win_and_are_checked():
         bind_tuning(10, {'transfers_in': 0})
     with pytest.raises(ZonesyncError, match='zone count'):
         bind_tuning(-1)
+
+
+def test_one_zone_more_does_not_change_the_settings_only_a_step_does():
+    from ansible_collections.dnsops.zonesync.plugins.module_utils._tuning import size_class
+    assert [size_class(n) for n in (0, 1, 3, 10, 19, 20, 49, 50, 99, 100, 1999, 2000, 10001)] == [
+        0, 1, 2, 10, 10, 20, 20, 50, 50, 100, 1000, 2000, 10000]
+    # A catalog member added to a fleet of 1,234 zones leaves every consumer's named.conf as it was.
+    assert bind_tuning(1234) == bind_tuning(1235) == bind_tuning(1000)
+    assert bind_tuning(2000) != bind_tuning(1999)
