@@ -15,7 +15,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, native_data as _native
-from ansible_collections.dnsops.zonesync.plugins.module_utils import _entries, _topology, _tuning
+from ansible_collections.dnsops.zonesync.plugins.module_utils import _bind_zones, _entries, _topology, _tuning
 from ansible_collections.dnsops.zonesync.plugins.module_utils._topology_spec import HOST_VARS
 
 
@@ -143,6 +143,11 @@ def powerdns_zone_entries(zones, zone_dir, changed=None):
         raise AnsibleFilterError('dnsops.zonesync.powerdns_zone_entries: %s' % exc)
 
 
+def removed_zone_statements(text, planned):
+    """The zone statements of a zones file written before whose zones are no longer planned."""
+    return _bind_zones.removed_zone_statements(text, _native(planned))
+
+
 def topology_host_vars(hostvars_of_host):
     """The variables of one host that the topology reads, as plain data (see dnsops.zonesync.topology)."""
     out = {}
@@ -172,4 +177,4 @@ class FilterModule(object):
                 'rotate_zone': rotate_zone, 'rotated_zone_names': rotated_zone_names,
                 'zones_using_key': zones_using_key, 'zone_file_entries': zone_file_entries,
                 'powerdns_zone_entries': powerdns_zone_entries, 'topology_host_vars': topology_host_vars,
-                'server_tuning': server_tuning}
+                'server_tuning': server_tuning, 'removed_zone_statements': removed_zone_statements}
