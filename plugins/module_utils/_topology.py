@@ -647,6 +647,7 @@ def _host_plan(checked, hostvars, host):
     for entry in plan_zones:
         if entry.get('is_catalog') and entry['role'] == 'secondary':
             consumed.append({'name': entry['name'], 'upstream': entry['upstream'], 'members': entry['members'],
+                             'producer': entry['primary'], 'producer_address': hosts[entry['primary']]['address'],
                              'transfer_acl': entry['transfer_acl'], 'also_notify': entry['also_notify']})
     # BIND gives catalog members the options' allow-transfer and also-notify: one list for every catalog consumed.
     members_acl = {'keyed_sources': [], 'keys': [], 'unkeyed_sources': []}
