@@ -24,7 +24,8 @@
 #   make bench-fleet  a fresh lab grown through site.yml to BENCH_FLEET_ZONES (1000)
 #                     zones: deploy, second run, one change, one zone added, check.yml,
 #                     peak RSS; next to the per-zone roles (BENCH_PEER_ZONES, 50) and a
-#                     dig AXFR loop, measured in the same run
+#                     dig AXFR loop, measured in the same run. BENCH_FLEET_MODE: catalog
+#                     (default; the secondaries learn the zones from the lab's catalog) or explicit
 #
 # PYTEST_ARGS is passed to both pytest runs. pytest's "no tests collected"
 # (exit 5) is a failure; ALLOW_NO_TESTS=1 turns it into a loud warning.
@@ -195,6 +196,7 @@ lab-scale: venv collection-link
 
 BENCH_FLEET_ZONES ?= 1000
 BENCH_PEER_ZONES ?= 50
+BENCH_FLEET_MODE ?= catalog
 bench-fleet: lab
 	@eval "$$($(CURDIR)/tests/podman/env.sh)"
-	$(VENV_PY) $(CURDIR)/benchmarks/fleet_site.py --zones $(BENCH_FLEET_ZONES) --peer-zones $(BENCH_PEER_ZONES)
+	$(VENV_PY) $(CURDIR)/benchmarks/fleet_site.py --zones $(BENCH_FLEET_ZONES) --peer-zones $(BENCH_PEER_ZONES) --mode $(BENCH_FLEET_MODE)

@@ -12,7 +12,7 @@ Run by `make bench-fleet` after `make lab`. Every figure comes from this run:
 - second site.yml (changed count and time);
 - one record changed in one zone: site.yml's time, and the seconds from the primary serving the new record
   to every secondary serving it;
-- one zone added: which hosts report changes;
+- one zone added: which hosts report changes (in catalog mode, the default, only the primary may);
 - check.yml over every zone x server pair;
 - the controller's peak RSS (the largest process of each run).
 
@@ -54,10 +54,15 @@ def lab_vars():
     return data
 
 
-def bench_zone(name, www='192.0.2.1'):
-    return {'name': name, 'primary': 'zs-lab-hidden', 'key': 'lab-transfer', 'ns': ['ns1.example.test', 'ns2.example.test'],
-            'secondaries': ['zs-lab-bind', 'zs-lab-pdns', {'host': 'zs-lab-tier2', 'upstream': 'zs-lab-bind'}],
+def bench_zone(name, www='192.0.2.1', catalog=False):
+    """A zone of the bench: in explicit mode it lists the lab's secondaries; in catalog mode it lists none and
+    joins the lab's catalog (catalog.zonesync.invalid, whose consumers are the same three)."""
+    zone = {'name': name, 'primary': 'zs-lab-hidden', 'ns': ['ns1.example.test', 'ns2.example.test'],
             'records': [{'name': 'www', 'type': 'A', 'value': www}]}
+    if not catalog:
+        zone.update(key='lab-transfer',
+                    secondaries=['zs-lab-bind', 'zs-lab-pdns', {'host': 'zs-lab-tier2', 'upstream': 'zs-lab-bind'}])
+    return zone
 
 
 def write_inventory(name, zones):
@@ -175,7 +180,11 @@ def main():
     parser.add_argument('--zones', type=int, default=1000)
     parser.add_argument('--peer-zones', type=int, default=50, help='zones for the per-zone peer (0: skip it)')
     parser.add_argument('--peer-ref', default=PEER_REF)
+    parser.add_argument('--mode', choices=['catalog', 'explicit'], default='catalog',
+                        help='how the secondaries learn the bench zones (the peer is always explicit)')
     args = parser.parse_args()
+    catalog = args.mode == 'catalog'
+    print('bench-fleet: %d zones in %s mode' % (args.zones, args.mode), flush=True)
     global COLLECTIONS  # pylint: disable=global-statement
     COLLECTIONS = snapshot()
     here = os.path.join(ROOT, '.tmp', 'bench-collections', 'ansible_collections', 'dnsops', 'zonesync')
@@ -196,14 +205,14 @@ def main():
         line('peer (%s): second site.yml, %d zones' % (args.peer_ref, args.peer_zones), *second,
              extra='  (%.2f s per zone)' % (second[0] / args.peer_zones))
 
-    zones = [bench_zone(n) for n in names]
+    zones = [bench_zone(n, catalog=catalog) for n in names]
     inventory = write_inventory('bench-inventory', zones)
     first = run_playbook(inventory, site, 'bench-first.log')
     line('first site.yml, %d zones (converged at its end)' % args.zones, *first)
     second = run_playbook(inventory, site, 'bench-second.log')
     line('second site.yml', *second, extra='  per host %s' % json.dumps(second[3], sort_keys=True))
 
-    zones[0] = bench_zone(names[0], www='192.0.2.2')
+    zones[0] = bench_zone(names[0], www='192.0.2.2', catalog=catalog)
     write_inventory('bench-inventory', zones)
     watch = Propagation('www.' + names[0] + '.', '192.0.2.2')
     watch.start()
@@ -213,7 +222,7 @@ def main():
     line('one record changed: site.yml', *changed,
          extra='  primary -> every secondary %s' % ('%.1f s' % spread if spread is not None else 'NOT SEEN'))
 
-    zones.append(bench_zone('added.bench.test'))
+    zones.append(bench_zone('added.bench.test', catalog=catalog))
     write_inventory('bench-inventory', zones)
     added = run_playbook(inventory, site, 'bench-add.log')
     line('one zone added: site.yml', *added, extra='  per host %s' % json.dumps(added[3], sort_keys=True))

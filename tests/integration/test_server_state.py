@@ -82,3 +82,59 @@ def test_journal_lines_name_the_zone_and_what_they_say():
     found = log_findings(lines['example.test'])
     assert found['tsig_error'].endswith('tsig verify failure')
     assert found['backoff_until'] == '2026-11-27 23:45:47 UTC'
+
+
+CATALOG_CONF = '''key "xfr" { algorithm hmac-sha256; secret "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="; };
+options {
+    directory "%s";
+    allow-transfer { !{ !{ 192.0.2.2; }; any; }; key "xfr"; };
+    catalog-zones {
+        zone "catalog.zonesync.invalid" default-primaries { 192.0.2.1 key "xfr"; }
+            zone-directory "catz" in-memory no min-update-interval 5;
+    };
+};
+zone "catalog.zonesync.invalid" { type secondary; file "cat.db"; primaries { 192.0.2.1 key "xfr"; };
+    allow-query { key "xfr"; }; };
+'''
+
+
+def test_bind_catalog_members_are_configured_by_the_catalog_it_consumes(tmp_path):
+    conf = tmp_path / 'named.conf'
+    conf.write_text(CATALOG_CONF % tmp_path)
+    text = subprocess.run([dnslab.NAMED_CHECKCONF, '-p', str(conf)], capture_output=True, text=True, check=True).stdout
+    state = bind_state(text)
+    state['server'] = 'bind'
+    assert state['catalogs'] == {'catalog.zonesync.invalid': {
+        'primaries': [{'address': '192.0.2.1', 'port': None, 'key': 'xfr'}]}}
+    result = summarize(state, ['catalog.zonesync.invalid', 'member.test', 'other.test'], [],
+                       {'member.test': 'catalog.zonesync.invalid', 'other.test': 'elsewhere.invalid'})
+    assert result['zones'] == [
+        {'zone': 'catalog.zonesync.invalid', 'configured': True, 'type': 'secondary', 'primaries': ['192.0.2.1'],
+         'key': 'xfr', 'file': 'cat.db'},
+        {'zone': 'member.test', 'configured': True, 'type': 'secondary', 'catalog': 'catalog.zonesync.invalid',
+         'primaries': ['192.0.2.1'], 'key': 'xfr'},
+        # A member of a catalog this server does not consume is not configured, and says why.
+        {'zone': 'other.test', 'configured': False, 'catalog': 'elsewhere.invalid', 'catalog_consumed': False}]
+
+
+def test_powerdns_catalog_consumer_and_the_members_it_made(pdns):
+    import sqlite3
+    server = pdns()
+    db = sqlite3.connect(server.db, isolation_level=None)
+    db.execute("INSERT INTO domains (name, master, type) VALUES ('catalog.zonesync.invalid', '192.0.2.1', 'CONSUMER')")
+    db.execute("INSERT INTO domains (name, master, type, catalog) VALUES ('member.test', '192.0.2.1', 'SLAVE', "
+               "'catalog.zonesync.invalid')")
+    db.close()
+    state = powerdns_state(server.db)
+    state['server'] = 'powerdns'
+    assert state['catalogs'] == {'catalog.zonesync.invalid': {
+        'primaries': [{'address': '192.0.2.1', 'port': None, 'key': None}]}}
+    members = {'member.test': 'catalog.zonesync.invalid', 'later.test': 'catalog.zonesync.invalid'}
+    result = summarize(state, ['catalog.zonesync.invalid', 'member.test', 'later.test'], [], members)
+    assert result['zones'] == [
+        {'zone': 'catalog.zonesync.invalid', 'configured': True, 'type': 'secondary', 'kind': 'consumer',
+         'primaries': ['192.0.2.1'], 'key': None},
+        {'zone': 'member.test', 'configured': True, 'type': 'secondary', 'primaries': ['192.0.2.1'], 'key': None,
+         'catalog': 'catalog.zonesync.invalid'},
+        # Not created yet: the server consumes the catalog but has not applied the version that lists it.
+        {'zone': 'later.test', 'configured': False, 'catalog': 'catalog.zonesync.invalid', 'catalog_consumed': True}]
