@@ -251,13 +251,21 @@ def apply(db, changes):
             db.executemany('INSERT INTO %s (catalog, kind, content) VALUES (?, ?, ?)' % TEMPLATE_TABLE, rows)
         for row in changes['update']:
             # A zone taken back from a catalog (explicit mode again) leaves it: the consumer must not delete it.
-            db.execute('UPDATE domains SET type = ?, master = ?, account = ?, catalog = NULL, options = NULL '
-                       'WHERE name = ?', (row['type'], row['master'] or None, ACCOUNT, row['name']))
+            done = db.execute('UPDATE domains SET type = ?, master = ?, account = ?, catalog = NULL, options = NULL '
+                              'WHERE name = ?', (row['type'], row['master'] or None, ACCOUNT, row['name']))
+            if done.rowcount == 0:
+                # PowerDNS deleted it since it was read (its catalog dropped it): make it again.
+                db.execute('INSERT INTO domains (name, master, type, account) VALUES (?, ?, ?, ?)',
+                           (row['name'], row['master'] or None, row['type'], ACCOUNT))
         for row in changes.get('adopt', []):
             db.execute('UPDATE domains SET catalog = ?, options = ? WHERE name = ?',
                        (row['catalog'], row['options'], row['name']))
         for item in changes['metadata']:
-            (domain_id,) = db.execute('SELECT id FROM domains WHERE name = ?', (item['name'],)).fetchone()
+            found = db.execute('SELECT id FROM domains WHERE name = ?', (item['name'],)).fetchone()
+            if found is None:
+                # A catalog member PowerDNS deleted since it was read: nothing to give metadata to.
+                continue
+            (domain_id,) = found
             db.execute('DELETE FROM domainmetadata WHERE domain_id = ? AND upper(kind) = ?', (domain_id, item['kind']))
             db.executemany('INSERT INTO domainmetadata (domain_id, kind, content) VALUES (?, ?, ?)',
                            [(domain_id, item['kind'], value) for value in item['values']])

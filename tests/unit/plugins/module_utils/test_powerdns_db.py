@@ -152,3 +152,19 @@ def test_a_hand_made_zone_in_the_way_of_a_member_is_refused_not_taken(db):
         plan(read_state(db), [CONSUMER, {'name': 'm1.test', 'kind': 'member', 'catalog': CATALOG}], KEYS, ['k'])
     with pytest.raises(ZonesyncError, match='not a consumer zone of this list'):
         plan(read_state(db), [{'name': 'm1.test', 'kind': 'member', 'catalog': 'nope.invalid'}], KEYS, ['k'])
+
+
+def test_a_zone_powerdns_deleted_after_it_was_read_is_made_again_not_a_crash(db):
+    apply(db, plan(read_state(db), [CONSUMER], KEYS, ['k']))
+    _pdns_creates_member(db, 'm1.test')
+    explicit = {'name': 'm1.test', 'kind': 'secondary', 'primaries': ['192.0.2.1'], 'metadata': {'AXFR-MASTER-TSIG': ['k']}}
+    changes = plan(read_state(db), [CONSUMER, explicit], KEYS, ['k'])
+    assert [r['name'] for r in changes['update']] == ['m1.test']
+    # The catalog dropped the member between the read and the write (PowerDNS deleted its row).
+    db.execute("DELETE FROM domains WHERE name = 'm1.test'")
+    apply(db, changes)
+    assert db.execute("SELECT type, master, account, catalog FROM domains WHERE name = 'm1.test'").fetchone() == (
+        'SLAVE', '192.0.2.1', ACCOUNT, None)
+    # Metadata for a member that is gone is skipped, not a TypeError.
+    apply(db, {'create': [], 'update': [], 'metadata': [{'name': 'gone.test', 'kind': 'ALSO-NOTIFY', 'values': []}],
+               'keys_set': [], 'keys_removed': [], 'purge': []})
