@@ -289,6 +289,21 @@ def _check_chain(entries, primary, zone_name, where_key='where'):
             up = [s for s in entries if s['host'] == up][0]['upstream']
 
 
+def _host_entry(entry, where, taken, owner, role, optional, hosts, hostvars):
+    """One secondary or consumer: a host name or {host, ...}, not taken yet in ``owner``, known to the inventory
+    (its facts are added to ``hosts``). Returns the entry as a dictionary."""
+    if isinstance(entry, str):
+        entry = {'host': entry}
+    if not isinstance(entry, dict) or not entry.get('host'):
+        _fail('%s must be a host name or a dictionary with `host` (and optionally %s).' % (where, optional))
+    host = entry['host']
+    if host in taken:
+        _fail('%s: host %r appears twice in %s (as primary or %s).' % (where, host, owner, role))
+    if host not in hosts:
+        hosts[host] = _host_facts(host, hostvars, where)
+    return entry
+
+
 def _check_catalogs(catalogs, keys, hostvars, hosts, zone_names):
     """zonesync_catalogs: name, primary (the producer), key (TSIG, required), consumers (hosts, tiers like
     secondaries) and default (zones of that primary that name no secondaries join it)."""
@@ -327,16 +342,9 @@ def _check_catalogs(catalogs, keys, hostvars, hosts, zone_names):
         seen_hosts = set([primary])
         for cindex, entry in enumerate(_as_list(catalog.get('consumers'), where + '.consumers')):
             cwhere = '%s.consumers[%d]' % (where, cindex)
-            if isinstance(entry, str):
-                entry = {'host': entry}
-            if not isinstance(entry, dict) or not entry.get('host'):
-                _fail('%s must be a host name or a dictionary with `host` (and optionally `upstream`).' % cwhere)
+            entry = _host_entry(entry, cwhere, seen_hosts, 'catalog %s' % name, 'consumer', '`upstream`', hosts, hostvars)
             host = entry['host']
-            if host in seen_hosts:
-                _fail('%s: host %r appears twice in catalog %s (as primary or consumer).' % (cwhere, host, name))
             seen_hosts.add(host)
-            if host not in hosts:
-                hosts[host] = _host_facts(host, hostvars, cwhere)
             consumers.append({'host': host, 'upstream': entry.get('upstream') or primary, 'key': key, 'where': cwhere})
         if not consumers:
             _fail('%s.consumers is empty: a catalog needs at least one secondary that consumes it.' % where)
@@ -451,15 +459,8 @@ def check_topology(zones, keys, hostvars, catalogs=None):
             members[catalog['name']].append(name)
         for sindex, entry in enumerate(_as_list(zone.get('secondaries'), where + '.secondaries')):
             swhere = '%s.secondaries[%d]' % (where, sindex)
-            if isinstance(entry, str):
-                entry = {'host': entry}
-            if not isinstance(entry, dict) or not entry.get('host'):
-                _fail('%s must be a host name or a dictionary with `host` (and optionally `upstream`, `key`).' % swhere)
+            entry = _host_entry(entry, swhere, in_zone, 'zone %s' % name, 'secondary', '`upstream`, `key`', hosts, hostvars)
             host = entry['host']
-            if host in in_zone:
-                _fail('%s: host %r appears twice in zone %s (as primary or secondary).' % (swhere, host, name))
-            if host not in hosts:
-                hosts[host] = _host_facts(host, hostvars, swhere)
             key = entry.get('key', zone_key)
             if key is not None:
                 key = str(key).rstrip('.').lower()
