@@ -6,26 +6,41 @@
 """Filters that turn soa_serial and zone_transfer_check results into the fleet's state and reports.
 
 Documented next to this file, one YAML file per filter (lagging_servers.yml, transfer_targets.yml,
-path_groups.yml, content_zones.yml, serial_floors.yml, records_to_list.yml, fleet_differences.yml,
+path_groups.yml, soa_groups.yml, content_zones.yml, serial_floors.yml, records_to_list.yml, fleet_differences.yml,
 exposure_targets.yml, fleet_report.yml, fleet_table.yml, fleet_markdown.yml, fleet_html.yml and
 fleet_problems_text.yml).
 """
 
 from __future__ import annotations
 
-from ansible_collections.dnsops.zonesync.plugins.module_utils import _fleet, _fleet_text
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dnsops.zonesync.plugins.module_utils import _fleet, _fleet_text, _topology
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
+
+
+def _data(value, what):
+    """A plan or fleet plan given as data or as the JSON string the topology action stores."""
+    try:
+        return _topology.loads(value, what)
+    except ZonesyncError as exc:
+        raise AnsibleFilterError('dnsops.zonesync: %s' % exc)
 
 
 def lagging_servers(fleet, soa_results):
-    return _fleet.lagging(fleet, soa_results)
+    return _fleet.lagging(_data(fleet, 'fleet plan'), soa_results)
 
 
 def transfer_targets(fleet, soa_results, all_zones=True):
-    return _fleet.transfer_targets(fleet, soa_results, all_zones)
+    return _fleet.transfer_targets(_data(fleet, 'fleet plan'), soa_results, all_zones)
 
 
 def path_groups(plan, zones=None):
-    return _fleet.path_groups(plan, zones)
+    return _fleet.path_groups(_data(plan, 'host plan'), zones)
+
+
+def soa_groups(fleet):
+    return _fleet.soa_groups(_data(fleet, 'fleet plan'))
 
 
 def serial_floors(soa_results):
@@ -41,16 +56,16 @@ def fleet_differences(report, collected, limit=20):
 
 
 def content_zones(plan, zone_dirs, only=None):
-    return _fleet.content_zones(plan, zone_dirs, only)
+    return _fleet.content_zones(_data(plan, 'host plan'), zone_dirs, only)
 
 
 def exposure_targets(fleet, all_zones=False):
-    return _fleet.exposure_targets(fleet, all_zones)
+    return _fleet.exposure_targets(_data(fleet, 'fleet plan'), all_zones)
 
 
 def fleet_report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None, content=None,
                  paths=None, state=None):
-    return _fleet.report(fleet, soa_results, transfer_results, exposure_results, generated_at, content, paths, state)
+    return _fleet.report(_data(fleet, 'fleet plan'), soa_results, transfer_results, exposure_results, generated_at, content, paths, state)
 
 
 def fleet_table(rows, show_all=False):
@@ -75,6 +90,7 @@ class FilterModule(object):
             'lagging_servers': lagging_servers,
             'transfer_targets': transfer_targets,
             'path_groups': path_groups,
+            'soa_groups': soa_groups,
             'content_zones': content_zones,
             'serial_floors': serial_floors,
             'records_to_list': records_to_list,

@@ -5,9 +5,8 @@
 
 """Filters that turn the inventory's DNS topology into each host's view.
 
-host_plan, fleet_plan, tsig_secret, tsig_key, rotate_zone and rotated_zone_names
-are documented in the YAML
-files of the same names next to this file.
+Each filter is documented in the YAML file of the same name next to this file. Filters that read a plan take it
+as data or as the JSON string the topology action stores.
 """
 
 from __future__ import annotations
@@ -19,14 +18,9 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils import _bind_zones
 from ansible_collections.dnsops.zonesync.plugins.module_utils._topology_spec import HOST_VARS
 
 
-def _plain(hostvars):
-    """Accept Ansible's lazy hostvars mapping as well as a plain dict."""
-    return hostvars
-
-
 def host_plan(zones, keys, hostvars, host, catalogs=None):
     try:
-        plan = _topology.host_plan(_native(zones), _native(keys), _plain(hostvars), host, _native(catalogs))
+        plan = _topology.host_plan(_native(zones), _native(keys), hostvars, host, _native(catalogs))
     except ZonesyncError as exc:
         raise AnsibleFilterError('dnsops.zonesync topology: %s' % exc)
     # The plan is printed in verbose runs: keep key secrets out of it.
@@ -41,7 +35,7 @@ def host_plan_of(host, zones, keys, hostvars, catalogs=None):
 
 def fleet_plan(zones, keys, hostvars, catalogs=None):
     try:
-        return _topology.fleet_plan(_native(zones), _native(keys), _plain(hostvars), _native(catalogs))
+        return _topology.fleet_plan(_native(zones), _native(keys), hostvars, _native(catalogs))
     except ZonesyncError as exc:
         raise AnsibleFilterError('dnsops.zonesync topology: %s' % exc)
 
@@ -129,16 +123,33 @@ def rotated_zone_names(zones, key):
             if isinstance(z, dict) and _same_key(z.get('key'), key)]
 
 
-def zone_file_entries(zones, contents=None):
+def _plan(value, what='plan'):
+    """A host plan (or fleet plan) as data: the topology action stores them as JSON strings."""
     try:
-        return _entries.zone_file_entries(zones, contents)
+        return _topology.loads(value, what)
+    except ZonesyncError as exc:
+        raise AnsibleFilterError('dnsops.zonesync: %s' % exc)
+
+
+def _zones_of(value):
+    """The zones of a host plan (data or JSON string), or a list of zones given as is."""
+    value = _plan(value)
+    return value['zones'] if isinstance(value, dict) else value
+
+
+def zone_file_entries(zones, contents=None):
+    """``zones``: a host plan (its primary zones are taken) or a list of its zones."""
+    zones = _zones_of(zones)
+    try:
+        return _entries.zone_file_entries([z for z in zones if not isinstance(z, dict) or z.get('role', 'primary') == 'primary'],
+                                          contents)
     except ZonesyncError as exc:
         raise AnsibleFilterError('dnsops.zonesync.zone_file_entries: %s' % exc)
 
 
 def powerdns_zone_entries(zones, zone_dir, changed=None):
     try:
-        return _entries.powerdns_zone_entries(zones, zone_dir, changed)
+        return _entries.powerdns_zone_entries(_zones_of(zones), zone_dir, changed)
     except ZonesyncError as exc:
         raise AnsibleFilterError('dnsops.zonesync.powerdns_zone_entries: %s' % exc)
 
@@ -146,6 +157,27 @@ def powerdns_zone_entries(zones, zone_dir, changed=None):
 def removed_zone_statements(text, planned):
     """The zone statements of a zones file written before whose zones are no longer planned."""
     return _bind_zones.removed_zone_statements(text, _native(planned))
+
+
+def plan_zone_names(plan, role=None):
+    """The names of a host plan's zones, of one role (primary, secondary) or all."""
+    return [z['name'] for z in _zones_of(plan) if role is None or z['role'] == role]
+
+
+def catalog_members(plan):
+    """The catalog members a host consumes, name -> catalog."""
+    return dict((z['name'], z['catalog']) for z in _zones_of(plan) if z['role'] == 'secondary' and z.get('catalog'))
+
+
+def bind_zone_statements(plan, primary_dir, secondary_dir, keep_explicit=None, ixfr_from_differences=True):
+    """The zone statements of the bind role's zones file for a host plan."""
+    return _bind_zones.zone_statements(_plan(plan), primary_dir, secondary_dir, _native(keep_explicit),
+                                       bool(ixfr_from_differences))
+
+
+def bind_zone_changes(previous_text, plan):
+    """What the zones file written before means for this run: kept, handover, taken_back."""
+    return _bind_zones.zone_changes(previous_text, _plan(plan))
 
 
 def topology_host_vars(hostvars_of_host):
@@ -177,4 +209,6 @@ class FilterModule(object):
                 'rotate_zone': rotate_zone, 'rotated_zone_names': rotated_zone_names,
                 'zones_using_key': zones_using_key, 'zone_file_entries': zone_file_entries,
                 'powerdns_zone_entries': powerdns_zone_entries, 'topology_host_vars': topology_host_vars,
-                'server_tuning': server_tuning, 'removed_zone_statements': removed_zone_statements}
+                'server_tuning': server_tuning, 'removed_zone_statements': removed_zone_statements,
+                'plan_zone_names': plan_zone_names, 'catalog_members': catalog_members,
+                'bind_zone_statements': bind_zone_statements, 'bind_zone_changes': bind_zone_changes}

@@ -86,6 +86,25 @@ def matrix(fleet, soa_results):
     return rows
 
 
+def soa_groups(fleet):
+    """The fleet plan's zones grouped by the servers that serve them (one soa_serial call per group).
+
+    Each group: ``zones`` (names), ``servers`` (addresses, the primary first), ``reference`` (the primary's
+    address), ``hosts`` (inventory names) and ``query_key`` (the key a catalog's SOA is asked with, or None).
+    """
+    groups = {}
+    order = []
+    for zone in fleet:
+        key = zone['servers_key']
+        if key not in groups:
+            order.append(key)
+            servers = zone['servers']
+            groups[key] = {'zones': [], 'servers': [s['address'] for s in servers], 'reference': servers[0]['address'],
+                           'hosts': [s['host'] for s in servers], 'query_key': zone.get('query_key')}
+        groups[key]['zones'].append(zone['zone'])
+    return [groups[key] for key in order]
+
+
 def lagging(fleet, soa_results):
     """The rows that are not in sync with their primary (primaries that gave no serial included)."""
     return [row for row in matrix(fleet, soa_results) if row['status'] != 'in_sync']

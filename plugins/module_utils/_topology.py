@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
@@ -64,9 +65,17 @@ def _fail(text):
     raise ZonesyncError(text)
 
 
+# Names made of letters, digits, "-" and "_" in labels of 1 to 63 characters, 253 at most in all: what dnspython
+# would return for them is the name in lower case without its final dot. At 10,000 zones, parsing each with
+# dnspython was most of the topology check's time.
+_PLAIN_NAME_RE = re.compile(r'^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*\.?$')
+
+
 def _name(value, where):
     if not isinstance(value, str) or not value.strip():
         _fail('%s: %r is not a DNS name. Write it like "example.com".' % (where, value))
+    if len(value) <= 254 and _PLAIN_NAME_RE.match(value) and len(value.rstrip('.')) <= 253:
+        return value.rstrip('.').lower()
     try:
         name = dns.name.from_text(value.strip())
     except dns.exception.DNSException as exc:
@@ -694,6 +703,70 @@ def compile_topology(zones, keys, hostvars, hosts, catalogs=None):
         plan['keys'] = [{'name': k['name'], 'algorithm': k['algorithm']} for k in plan['keys']]
         plans[host] = plan
     return {'derived_by': 'dnsops.zonesync.topology', 'fleet': _fleet_plan(checked, hostvars), 'hosts': plans}
+
+
+def host_summary(plan):
+    """The small part of a host plan that the roles' tasks and templates read directly.
+
+    Everything but the zone list, plus what the roles used to work out from it in Jinja: counts, the peers the
+    firewall opens for, the transfer keys, the catalogs this host produces. At fleet scale the zone list is
+    handed around as one JSON string (see plan_facts) and read by the filters and modules in Python.
+    """
+    zones = plan['zones']
+    primaries = [z for z in zones if z['role'] == 'primary']
+    secondaries = [z for z in zones if z['role'] == 'secondary']
+    members = [z for z in secondaries if z.get('catalog')]
+    summary = dict((k, v) for k, v in plan.items() if k != 'zones')
+    summary['catalogs'] = [dict((k, v) for k, v in c.items() if k != 'members') for c in plan['catalogs']]
+    summary.update(
+        zone_count=len(zones),
+        primary_count=len(primaries),
+        secondary_count=len(secondaries),
+        member_count=len(members),
+        # Every secondary of this host's primary zones, any tier (the serial floors are read from them).
+        primary_secondary_addresses=sorted(set(a for z in primaries for a in z['secondary_addresses'])),
+        # Primary zones given as a file on the controller: the roles read those files there.
+        primary_files=[{'name': z['name'], 'file': z['file']} for z in primaries if z.get('file') is not None],
+        # The catalogs this host produces, with who consumes them (their serial floors are read with their key).
+        produced_catalogs=[{'name': z['name'], 'key': z['key'], 'secondary_addresses': z['secondary_addresses']}
+                           for z in primaries if z.get('is_catalog')],
+        # Hosts that pull from this one, by the address they transfer from (firewall, PowerDNS allow-axfr-ips).
+        downstream_sources=sorted(set(d['transfer_source'] for z in zones for d in z['downstreams'])),
+        # Hosts this one pulls from: their NOTIFY comes from their transfer source (firewall).
+        upstream_sources=sorted(set(z['upstream']['transfer_source'] for z in secondaries)),
+        # Every key a transfer from this host may be signed with (PowerDNS: whether AXFR is on at all).
+        transfer_keys=sorted(set(k for z in zones for k in z['transfer_acl']['keys'])),
+    )
+    return summary
+
+
+def plan_facts(compiled):
+    """What the topology action leaves on localhost: small summaries, and the large plans as JSON strings.
+
+    Ansible walks and tags every node of a variable each time a task copies it (set_fact of a 1 MB dictionary
+    costs seconds); a string is one node. The filters and modules take either form.
+    """
+    plans = compiled['hosts']
+    fleet = compiled['fleet']
+    return {
+        'derived_by': compiled['derived_by'],
+        'hosts': dict((host, host_summary(plan)) for host, plan in plans.items()),
+        'plans': dict((host, json.dumps(plan, separators=(',', ':'))) for host, plan in plans.items()),
+        'fleet': json.dumps(fleet, separators=(',', ':')),
+        'fleet_zones': len(fleet),
+        'fleet_pairs': sum(len(z['servers']) for z in fleet),
+        'fleet_hosts': sorted(set(s['host'] for z in fleet for s in z['servers'])),
+    }
+
+
+def loads(value, what='plan'):
+    """A plan or fleet plan given either as data or as the JSON string the topology action stores."""
+    if isinstance(value, (bytes, str)):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            _fail('the %s is neither data nor the JSON the topology action stores: %s' % (what, exc))
+    return value
 
 
 def _fleet_plan(checked, hostvars):

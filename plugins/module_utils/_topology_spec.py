@@ -43,12 +43,13 @@ KEY_OPTIONS = dict(
 )
 
 ARGUMENT_SPEC = dict(
-    zones=dict(type='list', elements='dict', required=True, options=ZONE_OPTIONS),
-    keys=dict(type='list', elements='dict', default=[], options=KEY_OPTIONS, no_log=False),
-    catalogs=dict(type='list', elements='dict', default=[], options=CATALOG_OPTIONS),
-    hosts=dict(type='list', elements='str', required=True),
-    host_vars=dict(type='dict', required=True),
-    previous_digest=dict(type='str', default=''),
+    # Left out, each is read from the play's variables (see plugins/action/topology.py).
+    zones=dict(type='list', elements='dict', options=ZONE_OPTIONS),
+    keys=dict(type='list', elements='dict', options=KEY_OPTIONS, no_log=False),
+    catalogs=dict(type='list', elements='dict', options=CATALOG_OPTIONS),
+    hosts=dict(type='list', elements='str'),
+    host_vars=dict(type='dict'),
+    previous_digest=dict(type='str'),
 )
 
 # The host variables the topology reads (P(dnsops.zonesync.topology_host_vars#filter) picks them).

@@ -16,6 +16,12 @@ description:
     topology they describe, once, on the controller, and returns the fleet plan and the plan of every host in
     O(hosts). The roles run it once per play and read their host's part of the result, instead of validating the
     whole inventory again on every host and in every role.
+  - Every option defaults to the play's variables, read without templating them again when they hold no
+    template (at 10,000 zones, templating C(zonesync_zones) into a task's arguments costs seconds). When the
+    inputs are those of the plans already on C(localhost), nothing is checked or worked out again.
+  - The plans are stored as JSON strings, which Ansible copies for free where it would walk and tag every node of
+    a dictionary (seconds per megabyte); each host also gets a small summary that tasks and templates read
+    directly. The collection's filters take a plan either way.
   - Runs on the controller as an action plugin; nothing is sent to the hosts. Give it C(run_once), and
     C(delegate_to) and C(delegate_facts) to put the result on C(localhost), as the roles do.
   - Fails with the same messages as the topology filters, naming the zone, the field and the fix.
@@ -32,10 +38,11 @@ attributes:
     support: none
 options:
   zones:
-    description: The zones of the fleet, normally C(zonesync_zones). See the README, "Describing the fleet".
+    description:
+      - The zones of the fleet. See the README, "Describing the fleet".
+      - Default - the C(zonesync_zones) variable; the task fails when neither is given.
     type: list
     elements: dict
-    required: true
     suboptions:
       name:
         description: The zone name.
@@ -100,10 +107,11 @@ options:
             name, which never changes; set it only to keep the labels of a catalog produced elsewhere before.
         type: str
   keys:
-    description: The TSIG keys, normally C(zonesync_keys). Their secrets are read to check them, and never returned.
+    description:
+      - The TSIG keys. Their secrets are read to check them, and never returned.
+      - Default - the C(zonesync_keys) variable, or none.
     type: list
     elements: dict
-    default: []
     suboptions:
       name:
         description: The key name.
@@ -121,9 +129,9 @@ options:
     description:
       - The catalog zones (RFC 9432, version 2), normally C(zonesync_catalogs). The primary produces each catalog;
         its consumers learn the member zones from it, so adding a member changes the primary only.
+      - Default - the C(zonesync_catalogs) variable, or none.
     type: list
     elements: dict
-    default: []
     suboptions:
       name:
         description: The catalog zone's name, for example C(catalog.zonesync.invalid). No zone may have it.
@@ -149,40 +157,48 @@ options:
         type: bool
         default: true
   hosts:
-    description: The hosts to work out a plan for, normally C(ansible_play_hosts_all).
+    description: The hosts to work out a plan for. Default - C(ansible_play_hosts_all).
     type: list
     elements: str
-    required: true
   host_vars:
     description:
       - Per inventory host, the variables the topology reads (C(zonesync_server), C(zonesync_listen),
         C(zonesync_transfer_source), C(zonesync_check_key), C(ansible_host), C(ansible_default_ipv4)), as
         P(dnsops.zonesync.topology_host_vars#filter) picks them. A host missing here is not in the inventory.
+      - Default - those variables of every host of the inventory (C(groups['all'])).
     type: dict
-    required: true
   previous_digest:
     description:
       - The C(zonesync__topology_digest) fact already on localhost. When the inputs have that digest, the plans on
         localhost are current and nothing is worked out again.
+      - Default - that fact, read from C(hostvars['localhost']).
     type: str
-    default: ''
 '''
 
 EXAMPLES = r'''
-- name: Check the topology once and work out every host's plan
+- name: Check the topology once and work out every host's plan (from zonesync_zones, zonesync_keys, ...)
   dnsops.zonesync.topology:
-    zones: "{{ zonesync_zones }}"
-    keys: "{{ zonesync_keys | default([]) }}"
-    hosts: "{{ ansible_play_hosts_all }}"
-    host_vars: "{{ dict(groups['all'] | zip(groups['all'] | map('extract', hostvars) | map('dnsops.zonesync.topology_host_vars'))) }}"
-    previous_digest: "{{ hostvars['localhost'].zonesync__topology_digest | default('') }}"
   run_once: true
   delegate_to: localhost
   delegate_facts: true
 
-- name: This host's plan
+- name: This host's summary
   ansible.builtin.debug:
-    msg: "{{ hostvars['localhost'].zonesync__topology.hosts[inventory_hostname].zones | length }} zone(s)"
+    msg: "{{ hostvars['localhost'].zonesync__topology.hosts[inventory_hostname].zone_count }} zone(s)"
+
+- name: This host's primary zones, read from its plan by a filter
+  ansible.builtin.debug:
+    msg: "{{ hostvars['localhost'].zonesync__topology.plans[inventory_hostname] | dnsops.zonesync.plan_zone_names('primary') }}"
+
+- name: The same check for other zones, given explicitly
+  dnsops.zonesync.topology:
+    zones: "{{ my_zones }}"
+    keys: "{{ my_keys }}"
+    hosts: "{{ groups['dns'] }}"
+    previous_digest: ""
+  run_once: true
+  delegate_to: localhost
+  delegate_facts: true
 '''
 
 RETURN = r'''
@@ -192,8 +208,13 @@ ansible_facts:
   type: dict
   contains:
     zonesync__topology:
-      description: C(fleet) (every zone x server pair, as P(dnsops.zonesync.fleet_plan#filter)), C(hosts) (host ->
-        its plan, as P(dnsops.zonesync.host_plan#filter), without secrets).
+      description:
+        - C(plans) (host -> the JSON string of its plan, as P(dnsops.zonesync.host_plan#filter), without secrets),
+          C(hosts) (host -> that plan without its C(zones), plus C(zone_count), C(primary_count), C(secondary_count),
+          C(member_count), C(primary_secondary_addresses), C(primary_files), C(produced_catalogs),
+          C(downstream_sources), C(upstream_sources) and C(transfer_keys)).
+        - C(fleet) (the JSON string of every zone x server pair, as P(dnsops.zonesync.fleet_plan#filter)),
+          C(fleet_zones), C(fleet_pairs) and C(fleet_hosts).
       type: dict
     zonesync__topology_digest:
       description: A digest of the inputs (zones, keys without their secrets, hosts, host variables).

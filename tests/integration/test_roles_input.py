@@ -82,7 +82,8 @@ def test_argument_spec_rejects_a_wrong_shape(tmp_path):
 def test_the_topology_action_gives_the_filters_plans_once_and_without_secrets(tmp_path):
     """dnsops.zonesync.topology works out the same plans as the host_plan and fleet_plan filters (a field left
     out keeps its meaning, e.g. allow_query), puts no secret in them, and a second call with the same inputs
-    reuses them."""
+    reuses them: the second call gives no option, so it also proves that the play's variables are read as the
+    options would give them."""
     hosts = GOOD_HOSTS
     inventory = {'all': {'hosts': {name: dict(hv, ansible_connection='local', ansible_python_interpreter=sys.executable)
                                    for name, hv in hosts.items()},
@@ -92,7 +93,7 @@ def test_the_topology_action_gives_the_filters_plans_once_and_without_secrets(tm
     inv.write_text(json.dumps(inventory))
     out = tmp_path / 'out.json'
     task = '''
-    - name: %s
+    - name: first
       dnsops.zonesync.topology:
         zones: "{{ zonesync_zones }}"
         keys: "{{ zonesync_keys }}"
@@ -102,7 +103,14 @@ def test_the_topology_action_gives_the_filters_plans_once_and_without_secrets(tm
       run_once: true
       delegate_to: localhost
       delegate_facts: true
-      register: %s
+      register: first
+
+    - name: second
+      dnsops.zonesync.topology:
+      run_once: true
+      delegate_to: localhost
+      delegate_facts: true
+      register: second
 '''
     playbook = tmp_path / 'play.yml'
     playbook.write_text('''
@@ -122,14 +130,23 @@ def test_the_topology_action_gives_the_filters_plans_once_and_without_secrets(tm
         plans: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('dnsops.zonesync.host_plan_of', zonesync_zones, zonesync_keys, hostvars))) }}"
       run_once: true
       delegate_to: localhost
-''' % (task % ('first', 'first'), task % ('second', 'second'), out))
+''' % (task, '', out))
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inv), str(playbook)],
                           capture_output=True, text=True, env=ansible_env(), timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(out.read_text())
     assert data['first'] == 'worked out' and data['second'] == 'the topology and plans on localhost are current'
-    assert data['action']['fleet'] == data['filters']['fleet']
-    assert data['action']['hosts'] == data['filters']['hosts']
-    ns0 = data['action']['hosts']['ns0']
+    assert json.loads(data['action']['fleet']) == data['filters']['fleet']
+    plans = dict((host, json.loads(text)) for host, text in data['action']['plans'].items())
+    assert plans == data['filters']['hosts']
+    assert data['action']['fleet_zones'] == 2 and data['action']['fleet_pairs'] == sum(
+        len(z['servers']) for z in data['filters']['fleet'])
+    for host, plan in plans.items():
+        summary = data['action']['hosts'][host]
+        assert 'zones' not in summary and summary['zone_count'] == len(plan['zones'])
+        assert summary['address'] == plan['address'] and summary['keys'] == plan['keys']
+        assert summary['downstream_sources'] == sorted(set(
+            d['transfer_source'] for z in plan['zones'] for d in z['downstreams']))
+    ns0 = plans['ns0']
     assert [z['allow_query'] for z in ns0['zones']] == [['any'], ['192.0.2.0/24']]
     assert KEYS[0]['secret'] not in out.read_text()
