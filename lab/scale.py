@@ -147,14 +147,18 @@ def dig_loop(names):
     with open(os.path.join(STATE, 'keys', CHECK_KEY + '.json')) as handle:
         key = json.load(handle)
     key_text = 'key "%s" { algorithm %s; secret "%s"; };\n' % (key['name'], key['algorithm'], key['secret'])
-    zones = ' '.join(names)
+    zones = ''.join('%s\n' % name for name in names)
     procs = []
+    for container, address in (PRIMARY, SECONDARY, TIER2):
+        # The key goes in a file readable by root only, never on a command line; the zone names go in a file too
+        # (10,000 of them are too long for one command line).
+        podman('exec', '-i', container, 'sh', '-c', 'umask 077; cat > /run/zonesync-bench.key', input=key_text)
+        podman('exec', '-i', container, 'sh', '-c', 'cat > /run/zonesync-bench.zones', input=zones)
     started = time.time()
     for container, address in (PRIMARY, SECONDARY, TIER2):
-        # The key goes in a file readable by root only, never on a command line.
-        podman('exec', '-i', container, 'sh', '-c', 'umask 077; cat > /run/zonesync-bench.key', input=key_text)
-        script = ('for z in %s; do dig @%s -b %s -k /run/zonesync-bench.key +noall +answer AXFR $z | sort | sha256sum; '
-                  'done > /dev/null; rm -f /run/zonesync-bench.key' % (zones, address, address))
+        script = ('while read -r z; do dig @%s -b %s -k /run/zonesync-bench.key +noall +answer AXFR "$z" | sort | sha256sum; '
+                  'done < /run/zonesync-bench.zones > /dev/null; rm -f /run/zonesync-bench.key /run/zonesync-bench.zones'
+                  % (address, address))
         procs.append(subprocess.Popen(['podman', 'exec', container, 'sh', '-c', script]))
     for proc in procs:
         proc.wait()

@@ -7,11 +7,13 @@
 
 Documented next to this file, one YAML file per filter (lagging_servers.yml, transfer_targets.yml,
 path_groups.yml, soa_groups.yml, content_zones.yml, serial_floors.yml, records_to_list.yml, fleet_differences.yml,
-exposure_targets.yml, fleet_report.yml, fleet_table.yml, fleet_markdown.yml, fleet_html.yml and
+exposure_targets.yml, fleet_report.yml, fleet_summary.yml, fleet_table.yml, fleet_markdown.yml, fleet_html.yml and
 fleet_problems_text.yml).
 """
 
 from __future__ import annotations
+
+import json
 
 from ansible.errors import AnsibleFilterError
 
@@ -47,12 +49,26 @@ def serial_floors(soa_results):
     return _fleet.serial_floors(soa_results)
 
 
+def _report(value):
+    """A report given as data or as the JSON string fleet_report(as_json=true) returns."""
+    return _data(value, 'report')
+
+
+def _same_form(given, report):
+    """The report in the form it was given: a JSON string stays a JSON string."""
+    return json.dumps(report, separators=(',', ':')) if isinstance(given, (str, bytes)) else report
+
+
 def records_to_list(report, max_zones=20):
-    return _fleet.records_to_list(report, max_zones)
+    return _fleet.records_to_list(_report(report), max_zones)
 
 
 def fleet_differences(report, collected, limit=20):
-    return _fleet.add_differences(report, collected, limit)
+    return _same_form(report, _fleet.add_differences(_report(report), collected, limit))
+
+
+def fleet_summary(report):
+    return dict(_report(report)['summary'])
 
 
 def content_zones(plan, zone_dirs, only=None):
@@ -64,24 +80,32 @@ def exposure_targets(fleet, all_zones=False):
 
 
 def fleet_report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None, content=None,
-                 paths=None, state=None):
-    return _fleet.report(_data(fleet, 'fleet plan'), soa_results, transfer_results, exposure_results, generated_at, content, paths, state)
+                 paths=None, state=None, as_json=False):
+    report = _fleet.report(_data(fleet, 'fleet plan'), soa_results, transfer_results, exposure_results, generated_at,
+                           content, paths, state)
+    # At 10,000 zones the report has 40,000 rows: as one JSON string, set_fact copies it for free.
+    return json.dumps(report, separators=(',', ':')) if as_json else report
 
 
 def fleet_table(rows, show_all=False):
+    """``rows``: the report's rows, or the whole report (data or JSON string)."""
+    if isinstance(rows, (str, bytes)):
+        rows = _report(rows)
+    if isinstance(rows, dict):
+        rows = rows['rows']
     return _fleet_text.table(rows, show_all=show_all)
 
 
 def fleet_problems_text(report):
-    return _fleet_text.problems_text(report)
+    return _fleet_text.problems_text(_report(report))
 
 
 def fleet_markdown(report, show_all=False):
-    return _fleet_text.markdown(report, show_all=show_all)
+    return _fleet_text.markdown(_report(report), show_all=show_all)
 
 
 def fleet_html(report, show_all=False):
-    return _fleet_text.html_report(report, show_all=show_all)
+    return _fleet_text.html_report(_report(report), show_all=show_all)
 
 
 class FilterModule(object):
@@ -97,6 +121,7 @@ class FilterModule(object):
             'fleet_differences': fleet_differences,
             'exposure_targets': exposure_targets,
             'fleet_report': fleet_report,
+            'fleet_summary': fleet_summary,
             'fleet_table': fleet_table,
             'fleet_markdown': fleet_markdown,
             'fleet_problems_text': fleet_problems_text,

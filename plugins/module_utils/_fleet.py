@@ -136,6 +136,11 @@ def serial_floors(soa_results):
     secondaries ignore.
     """
     serials = {}
+    for result in soa_results or []:
+        # soa_serial newest_only=true: one serial per zone already.
+        if isinstance(result, dict) and result.get('newest_only'):
+            for zone, serial in (result.get('newest') or {}).items():
+                serials.setdefault(_zone_key(zone), []).append(serial)
     for (zone, address), entry in index_serials(soa_results).items():
         if entry.get('serial') is not None and entry.get('status') in _ANSWERED:
             serials.setdefault(zone, []).append(entry['serial'])

@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._compat import from_wire_unverified
+from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import newest
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
     ZonesyncError,
     format_server,
@@ -665,6 +666,7 @@ class SerialCheck(object):
         self.resolvers = resolvers or []
         self.timeout = float(timeout)
         self.warnings = []
+        self._warned = set()
 
     def _matrix(self):
         resolver = None
@@ -787,7 +789,8 @@ class SerialCheck(object):
                 'converged': all(z['converged'] for z in zones_out)}
 
     def _warn(self, text):
-        if text not in self.warnings:
+        if text not in self._warned:
+            self._warned.add(text)
             self.warnings.append(text)
 
 
@@ -810,3 +813,30 @@ def compact_report(report):
         out['servers'] = [r for r in zone['servers'] if r['status'] != 'in_sync']
         zones.append(out)
     return dict(report, zones=zones, servers_asked=asked, compact=True)
+
+
+# Statuses of a server that answered with a serial for the zone.
+ANSWERED = ('in_sync', 'behind', 'ahead', 'not_comparable')
+
+
+def newest_report(report):
+    """``report`` (SerialCheck.run) reduced to the newest serial per zone: what the roles' serial floors need.
+
+    ``newest``: zone -> the newest serial (RFC 1982) any server answered, for the zones some server answered and
+    whose serials can be ordered; ``incomparable``: zones whose serials cannot. On a first deploy nobody serves
+    the 10,000 zones yet, and a full result of 30,000 rows saying so cost Ansible minutes to carry.
+    """
+    out = {}
+    incomparable = []
+    for zone in report['zones']:
+        serials = [r['serial'] for r in zone['servers'] if r.get('serial') is not None and r['status'] in ANSWERED]
+        if not serials:
+            continue
+        best, comparable = newest(serials)
+        if best is None or not comparable:
+            incomparable.append(zone['zone'])
+            continue
+        out[zone['zone']] = best
+    kept = ('queries', 'converged')
+    return dict(dict((k, v) for k, v in report.items() if k in kept), newest=out, incomparable=incomparable,
+                zones_asked=len(report['zones']), newest_only=True)

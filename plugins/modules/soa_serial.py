@@ -108,6 +108,13 @@ options:
         is mostly rows saying V(in_sync). The rtt and EDNS EXPIRE of in-sync servers are then not returned.
     type: bool
     default: false
+  newest_only:
+    description:
+      - Return only the newest serial each zone has on any of the servers (RV(newest)), and the zones whose serials
+        cannot be ordered (RV(incomparable)); no per-server rows. What the roles read before they write a primary
+        serial, so that it is never behind a secondary's, for thousands of zones at once.
+    type: bool
+    default: false
 notes:
   - A server whose answer lacks the AA bit, or answers NOTAUTH, SERVFAIL or NXDOMAIN, gets status
     V(not_authoritative); it is not serving the zone, whatever it says.
@@ -277,6 +284,25 @@ compact:
   description: True when the result is compact (O(compact=true)).
   returned: when O(compact=true)
   type: bool
+newest:
+  description: With O(newest_only=true), zone -> the newest serial (RFC 1982) any server answered, for every zone
+    some server answered with serials that can be ordered.
+  returned: when O(newest_only=true)
+  type: dict
+  sample: {"example.com": 2026112801}
+incomparable:
+  description: With O(newest_only=true), the zones whose serials are exactly 2^31 apart and cannot be ordered.
+  returned: when O(newest_only=true)
+  type: list
+  elements: str
+zones_asked:
+  description: With O(newest_only=true), how many zones were asked.
+  returned: when O(newest_only=true)
+  type: int
+newest_only:
+  description: True when the result holds only the newest serials (O(newest_only=true)).
+  returned: when O(newest_only=true)
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -287,7 +313,7 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
     normalize_zone,
     parse_server,
 )
-from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SerialCheck, compact_report
+from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SerialCheck, compact_report, newest_report
 from ansible_collections.dnsops.zonesync.plugins.module_utils._tsig import TSIG_ARGSPEC, load_tsig_option
 
 
@@ -308,9 +334,10 @@ def main():
             fail_on_divergence=dict(type='bool', default=False),
             concurrency=dict(type='int', default=1000),
             compact=dict(type='bool', default=False),
+            newest_only=dict(type='bool', default=False),
         ),
         required_one_of=[('zones', 'zone')],
-        mutually_exclusive=[('zones', 'zone')],
+        mutually_exclusive=[('zones', 'zone'), ('compact', 'newest_only')],
         supports_check_mode=True,
     )
     assert_requirements_present(module)
@@ -320,9 +347,12 @@ def main():
         if not names:
             raise ZonesyncError('zones: give at least one zone.')
         zones = []
+        seen = set()
         for name in names:
             zone = normalize_zone(name, param='zones' if params['zones'] is not None else 'zone')
-            if zone not in zones:
+            # A set: a list's "in" made 10,000 zones cost 50 million name comparisons (about 150 s).
+            if zone not in seen:
+                seen.add(zone)
                 zones.append(zone)
         for spec in params['servers'] or []:
             parse_server(spec, param='servers')
@@ -367,6 +397,8 @@ def main():
             ' | '.join(shown), ' | and %d more' % more if more > 0 else ''), changed=False, **report)
     if params['compact']:
         report = compact_report(report)
+    elif params['newest_only']:
+        report = newest_report(report)
     module.exit_json(changed=False, **report)
 
 

@@ -449,3 +449,18 @@ def test_at_fleet_size_the_table_and_pages_list_the_problems_and_sum_up_the_rest
     assert '79 zone x server pair(s)' in md
     # A small fleet lists every row.
     assert len(_fleet_text.table(_fleet.report(FLEET, IN_SYNC, content=SAME)['rows'])) == 6
+
+
+def test_serial_floors_read_newest_only_results_like_full_ones():
+    """soa_serial newest_only=true gives one serial per zone; the floors are the same as from the full rows."""
+    from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import newest_report
+    full = {'queries': 4, 'converged': False, 'zones': [
+        {'zone': 'a.test', 'servers': [{'address': '192.0.2.1', 'serial': 5, 'status': 'in_sync'},
+                                       {'address': '192.0.2.2', 'serial': 7, 'status': 'ahead'}]},
+        {'zone': 'b.test', 'servers': [{'address': '192.0.2.1', 'serial': None, 'status': 'not_authoritative'}]},
+        {'zone': 'c.test', 'servers': [{'address': '192.0.2.1', 'serial': 1, 'status': 'in_sync'},
+                                       {'address': '192.0.2.2', 'serial': 1 + 2 ** 31, 'status': 'not_comparable'}]}]}
+    small = newest_report(full)
+    assert small['newest'] == {'a.test': 7} and small['incomparable'] == ['c.test'] and small['zones_asked'] == 3
+    assert 'zones' not in small and small['newest_only'] is True
+    assert _fleet.serial_floors([small]) == _fleet.serial_floors([full]) == {'a.test': 7}
