@@ -19,6 +19,9 @@ def zone(name, www='192.0.2.80', ns_address=True):
     return {'zone': name, 'ns': ['ns1.%s' % name], 'soa': {'rname': 'hostmaster.%s' % name}, 'records': records}
 
 
+CACHE = '.zonesync-zone-files.json'
+
+
 def args(directory, zones, **extra):
     base = {'directory': directory, 'zones': zones, 'validate': 'named-checkzone %z %s', 'mode': '0640'}
     base.update(extra)
@@ -38,7 +41,8 @@ def test_many_zones_one_task_and_second_run_unchanged(tmp_path):
     assert os.listdir(directory) == []
     first = run_adhoc('zone_files', args(directory, zones))
     assert first.rc == 0 and first.data['changed'] and len(first.data['changed_zones']) == 40, first
-    assert sorted(os.listdir(directory)) == sorted(n + '.zone' for n in names(40))
+    # Beside the zone files, the digest cache of what was written (never in check mode).
+    assert sorted(os.listdir(directory)) == sorted([n + '.zone' for n in names(40)] + [CACHE])
     assert all(z['serial'] == today() and z['reason'] == 'new zone file' for z in first.data['zones'])
     path = os.path.join(directory, 'z007.test.zone')
     assert 'www 3600 IN A 192.0.2.80' in open(path).read()
@@ -46,6 +50,14 @@ def test_many_zones_one_task_and_second_run_unchanged(tmp_path):
     again = run_adhoc('zone_files', args(directory, zones))
     assert again.rc == 0 and not again.data['changed'] and again.data['changed_zones'] == [], again
     assert again.data['summary'] == {'zones': 40, 'changed': 0, 'unchanged': 40}
+    # A file edited by hand no longer matches the cache: compared in full, its change is found and undone.
+    with open(os.path.join(directory, 'z011.test.zone'), 'a') as handle:
+        handle.write('rogue 3600 IN A 192.0.2.66\n')
+    edited = run_adhoc('zone_files', args(directory, zones, list_unchanged=False))
+    assert edited.data['changed_zones'] == ['z011.test'], edited
+    assert [z['zone'] for z in edited.data['zones']] == ['z011.test'] and edited.data['summary']['zones'] == 40
+    assert edited.data['zones'][0]['reason'] == 'content changed'
+    assert 'rogue' not in open(os.path.join(directory, 'z011.test.zone')).read()
     # One zone changes: only its file and its serial move.
     zones[7] = zone('z007.test', www='192.0.2.81')
     before = {n: os.stat(os.path.join(directory, n + '.zone')).st_mtime_ns for n in names(40)}
@@ -53,6 +65,7 @@ def test_many_zones_one_task_and_second_run_unchanged(tmp_path):
     assert third.data['changed_zones'] == ['z007.test'], third
     entry = third.data['zones'][7]
     assert entry['serial'] == today() + 1 and entry['previous_serial'] == today() and entry['reason'] == 'content changed'
+    assert [z['serial'] for z in third.data['zones']].count(today()) == 38
     assert '192.0.2.81' in open(path).read()
     after = {n: os.stat(os.path.join(directory, n + '.zone')).st_mtime_ns for n in names(40)}
     assert [n for n in names(40) if before[n] != after[n]] == ['z007.test']
@@ -73,7 +86,7 @@ def test_one_invalid_zone_changes_no_file(tmp_path):
     assert 'no zone file was changed' in bad.data['msg'] and 'b.test' in bad.data['msg'], bad.data['msg']
     assert 'named-checkzone' in bad.data['msg'] and 'a.test:' not in bad.data['msg']
     assert {n: open(os.path.join(directory, n + '.zone')).read() for n in ('a.test', 'b.test')} == texts
-    assert sorted(os.listdir(directory)) == ['a.test.zone', 'b.test.zone'], 'temporary files left behind'
+    assert sorted(os.listdir(directory)) == [CACHE, 'a.test.zone', 'b.test.zone'], 'temporary files left behind'
 
 
 def test_floors_bump_and_bad_input(tmp_path):

@@ -100,3 +100,38 @@ def test_powerdns_zone_entries():
          'metadata': {'TSIG-ALLOW-AXFR': ['zonesync-check'], 'ALSO-NOTIFY': [], 'AXFR-MASTER-TSIG': ['k']}}]
     with pytest.raises(ZonesyncError, match='expected host plan zones'):
         powerdns_zone_entries([{'name': 'x', 'role': 'native'}], '/d')
+
+
+def test_the_digest_cache_skips_unchanged_files_and_never_hides_a_change(tmp_path, monkeypatch):
+    from ansible_collections.dnsops.zonesync.plugins.module_utils import _zonefile, _zonefile_batch
+    entries = [entry(tmp_path, 'a.test'), entry(tmp_path, 'b.test'), entry(tmp_path, 'c.test')]
+    planned = plan_all(entries, now=DAY)
+    for item in planned:
+        with open(item['path'], 'w') as handle:
+            handle.write(item['plan']['text'])
+    _zonefile_batch.write_cache(str(tmp_path), planned)
+    cache = _zonefile_batch.read_cache(str(tmp_path))
+    assert sorted(cache) == sorted(e['path'] for e in entries)
+    parsed = []
+    real = _zonefile.plan_zone_file
+    monkeypatch.setattr(_zonefile, 'plan_zone_file', lambda zone, *a, **k: parsed.append(zone) or real(zone, *a, **k))
+    # Nothing changed: nothing is parsed, and the plan is the one the full comparison gives.
+    again = plan_all(entries, now=DAY, cache=cache)
+    assert parsed == [] and [p['plan']['changed'] for p in again] == [False] * 3
+    assert [p['plan']['serial'] for p in again] == [2024061500] * 3 and again[0]['plan']['records'] == 4
+    # A file edited by hand, a new source, a serial floor ahead and a bump all take the full path.
+    with open(entries[0]['path'], 'a') as handle:
+        handle.write('extra 3600 IN A 192.0.2.99\n')
+    entries[1] = entry(tmp_path, 'b.test', www='192.0.2.81')
+    third = plan_all(entries, now=DAY, cache=cache)
+    assert parsed == ['a.test', 'b.test'] and [p['plan']['changed'] for p in third] == [True, True, False]
+    assert third[0]['plan']['reason'] == 'content changed'
+    parsed[:] = []
+    behind = plan_all([dict(entries[2], min_serial=2024061510)], now=DAY, cache=cache)
+    bumped = plan_all([dict(entries[2], bump=True)], now=DAY, cache=cache)
+    assert parsed == ['c.test', 'c.test'] and behind[0]['plan']['changed'] and bumped[0]['plan']['changed']
+    # A cache that is missing, unreadable or of another version is no cache.
+    (tmp_path / _zonefile_batch.CACHE_NAME).write_text('{"version": 0, "files": {}}')
+    assert _zonefile_batch.read_cache(str(tmp_path)) == {}
+    (tmp_path / _zonefile_batch.CACHE_NAME).write_text('not json')
+    assert _zonefile_batch.read_cache(str(tmp_path)) == {} and _zonefile_batch.read_cache(None) == {}
