@@ -296,6 +296,13 @@ _CAUSES = {
         'proven in sync.',
         'Make {host} reachable for Ansible (ansible -i <inventory> {host} -m ansible.builtin.ping) and give it the '
         'collection\'s requirements (dnspython, netaddr), then re-run check.yml.'),
+    'config_invalid': (
+        'The configuration of {host} does not parse: {detail}. named keeps serving what it loaded last, but it will '
+        'not reload {config}, and it will not start with it after a restart; the real configuration of {host} '
+        'could not be compared with the inventory.',
+        'Run named-checkconf {config} on {host} to see the line at fault. If site.yml writes that file, re-run '
+        '{site}: it validates every file before installing it and puts the managed files back. If the broken '
+        'line is a hand edit, undo it. Then re-run check.yml.'),
     'open_transfer': (
         '{host} ({address}) hands out {zones_text} to the controller, which is in no transfer ACL: anyone at that '
         'address can copy the zone.',

@@ -241,6 +241,7 @@ class _Seen(object):
         self.state_keys = {}
         self.state_details = {}
         self.state_failed = {}
+        self.state_invalid = {}
         for host, registered in (state or {}).items():
             self._read_state(host, registered)
         self.content = {}
@@ -280,6 +281,8 @@ class _Seen(object):
         failure = _failure(registered)
         if failure:
             self.state_failed[host] = failure
+            if registered.get('reason') == 'config_invalid':
+                self.state_invalid[host] = registered.get('config') or 'its configuration'
             return
         for entry in registered.get('zones') or []:
             self.state_zones[(_zone_key(entry['zone']), host)] = entry
@@ -615,7 +618,11 @@ def _drift(causes, row, seen, upstream_row):
             drifts.append(text)
         cause['context']['drift_text'] = '; '.join(drifts[:_ZONES_SHOWN]) + (
             '; and %d more' % (len(drifts) - _ZONES_SHOWN) if len(drifts) > _ZONES_SHOWN else '')
-    if row['host'] in seen.state_failed:
+    if row['host'] in seen.state_invalid:
+        causes.add(('config_invalid', row['host']), 'config_invalid', row, 'config_invalid',
+                   {'host': row['host'], 'config': seen.state_invalid[row['host']],
+                    'detail': seen.state_failed[row['host']]}, seen.state_failed[row['host']])
+    elif row['host'] in seen.state_failed:
         causes.add(('check_failed', row['host']), 'check_failed', row, 'check_failed',
                    {'host': row['host'], 'detail': seen.state_failed[row['host']]}, seen.state_failed[row['host']])
     return bool(found)

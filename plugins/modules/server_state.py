@@ -179,6 +179,19 @@ details:
     tsig_error:
       description: The last journal line that reports a TSIG failure for the zone.
       type: str
+reason:
+  description:
+    - Why the module failed, when the cause is the server's own configuration rather than the check.
+    - V(config_invalid) when C(named-checkconf -p) rejects O(config). named keeps serving what it loaded last,
+      but will neither reload that file nor start with it.
+  returned: on failure, when known
+  type: str
+  sample: config_invalid
+config:
+  description: The configuration file that did not parse.
+  returned: when RV(reason) is V(config_invalid)
+  type: str
+  sample: /etc/bind/named.conf
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -195,10 +208,15 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._server_state impo
 )
 
 
-def _run(module, argv, what):
-    rc, out, err = module.run_command(argv)
+class ConfigInvalid(ZonesyncError):
+    """The server's configuration does not parse: named will not reload it, nor start with it."""
+
+
+def _checkconf(module, checkconf, config):
+    rc, out, err = module.run_command([checkconf, '-p', config])
     if rc != 0:
-        raise ZonesyncError('%s failed (exit %d): %s' % (what, rc, (err or out).strip() or 'no output'))
+        raise ConfigInvalid('named-checkconf -p %s failed (exit %d): %s'
+                            % (config, rc, (err or out).strip() or 'no output'))
     return out
 
 
@@ -226,7 +244,7 @@ def main():
             checkconf = module.get_bin_path('named-checkconf', required=False)
             if not checkconf:
                 raise ZonesyncError('named-checkconf is not installed on this host (package bind9-utils or bind-utils).')
-            state = bind_state(_run(module, [checkconf, '-p', params['config']], 'named-checkconf -p %s' % params['config']))
+            state = bind_state(_checkconf(module, checkconf, params['config']))
         else:
             state = powerdns_state(params['database'])
         state['server'] = params['server']
@@ -250,6 +268,8 @@ def main():
                     entry['status'] = parse_zonestatus(out) if rc == 0 else {'error': (err or out).strip()}
                 details.append(entry)
         result['details'] = details
+    except ConfigInvalid as exc:
+        module.fail_json(msg=str(exc), reason='config_invalid', config=params['config'])
     except ZonesyncError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

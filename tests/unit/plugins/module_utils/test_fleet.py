@@ -368,6 +368,18 @@ def test_a_state_check_that_failed_is_a_problem():
     assert cause['kind'] == 'check_failed' and 'named-checkconf is not installed' in cause['diagnosis']
 
 
+def test_a_configuration_that_does_not_parse_is_named_as_such_not_as_an_unreachable_host():
+    broken = state()
+    broken['s1'] = {'failed': True, 'reason': 'config_invalid', 'config': '/etc/bind/named.conf',
+                    'msg': "named-checkconf -p /etc/bind/named.conf failed (exit 1): keys.conf:3: missing ';'"}
+    report = _fleet.report(FLEET, IN_SYNC, content=SAME, state=broken)
+    (cause,) = report['causes']
+    assert cause['kind'] == 'config_invalid' and cause['servers'] == ['s1']
+    assert "keys.conf:3: missing ';'" in cause['diagnosis'] and 'will not start with it' in cause['diagnosis']
+    assert 'named-checkconf /etc/bind/named.conf on s1' in cause['remediation']
+    assert 'reachable' not in cause['remediation']
+
+
 def test_a_powerdns_backoff_shows_next_to_any_cause():
     serials = soa({'p': 5, 's1': 5, 's2': 4, 't2': 5})
     details = {'s2': [{'zone': 'example.test', 'backoff_until': '2026-11-27 10:05:47 UTC', 'status': {}}]}
