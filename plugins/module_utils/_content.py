@@ -22,12 +22,14 @@ zones that differ.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, zone_text
 from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import ZoneDigest, textual, transfer
+from ansible_collections.dnsops.zonesync.plugins.module_utils._zonefile_batch import read_cache
 
 try:
     import dns.exception
@@ -55,15 +57,54 @@ def _record_lines(held, limit):
     return sorted(lines)
 
 
-def file_digest(zone, path, collect=False, limit=COLLECT_LIMIT):
+class WrittenFiles(object):
+    """What zone_files recorded about the files it wrote: path -> {file: sha256 of the text, serial, records,
+    digest}. A file whose bytes still hash to the recorded text is the file zone_files parsed and digested, so its
+    digest is taken from the record instead of parsing the file again; any other byte (a hand edit, a file it
+    never wrote) is parsed. One cache file per directory, read once.
+    """
+
+    def __init__(self):
+        self.directories = {}
+
+    def entry(self, path):
+        directory = os.path.dirname(path)
+        files = self.directories.get(directory)
+        if files is None:
+            files = self.directories[directory] = read_cache(directory)
+        return files.get(path)
+
+
+def _from_written(path, written):
+    """{serial, digest, records} of a file zone_files wrote and nobody changed since, or None."""
+    entry = written.entry(path) if written is not None else None
+    if not entry or not entry.get('digest') or not isinstance(entry.get('serial'), int):
+        return None
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if b'$include' in data.lower() or hashlib.sha256(data).hexdigest() != entry.get('file'):
+        return None
+    return {'serial': entry['serial'], 'digest': entry['digest'], 'records': entry.get('records')}
+
+
+def file_digest(zone, path, collect=False, limit=COLLECT_LIMIT, written=None):
     """Digest of a zone file as a server would load it: {status, serial, digest, records, detail}.
 
     status is ``ok``, ``missing`` (no such file) or ``unloadable`` (the file does not parse as the zone).
+    ``written``: a WrittenFiles, to take the digest of a file zone_files wrote, unchanged since, from its record.
     """
     out = {'path': path, 'status': None, 'serial': None, 'digest': None, 'records': None, 'detail': None}
     if not os.path.exists(path):
         out.update(status='missing', detail='%s does not exist' % path)
         return out
+    if not collect:
+        known = _from_written(path, written)
+        if known is not None:
+            out.update(status='ok', **known)
+            return out
     try:
         parsed = dns.zone.from_file(path, origin=zone, relativize=False, check_origin=True)
     except (dns.exception.DNSException, UnicodeDecodeError, ValueError) as exc:
@@ -92,10 +133,10 @@ RETRIES = 2
 RETRY_PAUSE = 0.5
 
 
-def _one(entry, address, port, key, source, timeout, limit):
+def _one(entry, address, port, key, source, timeout, limit, signers=None, written=None):
     zone = entry['zone']
     digest = ZoneDigest(zone, collect=entry['collect'], hold_limit=limit)
-    result = transfer(zone, address, port, key=key, source=source, timeout=timeout, digest=digest)
+    result = transfer(zone, address, port, key=key, source=source, timeout=timeout, digest=digest, signers=signers)
     out = {'zone': zone.to_text(omit_final_dot=True), 'status': result['status'], 'serial': result['serial'],
            'digest': None, 'records': None, 'detail': result.get('detail')}
     if result.get('skew') is not None:
@@ -105,7 +146,7 @@ def _one(entry, address, port, key, source, timeout, limit):
         if entry['collect']:
             out['record_lines'] = _record_lines(digest.held, limit)
     if entry['file']:
-        out['file'] = file_digest(zone, entry['file'], collect=entry['collect'], limit=limit)
+        out['file'] = file_digest(zone, entry['file'], collect=entry['collect'], limit=limit, written=written)
     return out
 
 
@@ -121,8 +162,14 @@ def zone_digests(zones, address, port=53, key=None, source=None, timeout=10.0, w
         raise ZonesyncError('workers: must be 1 or more, got %s.' % workers)
     if not zones:
         return []
+    signers = {}   # one TSIG signer for every request
+    written = WrittenFiles()
+    for entry in zones:
+        if entry['file']:
+            written.entry(entry['file'])   # read each directory's record before the threads start
     with ThreadPoolExecutor(max_workers=min(workers, len(zones))) as pool:
-        futures = [pool.submit(_one, entry, address, port, key, source, timeout, collect_limit) for entry in zones]
+        futures = [pool.submit(_one, entry, address, port, key, source, timeout, collect_limit, signers, written)
+                   for entry in zones]
         results = [f.result() for f in futures]
     # A server answers SERVFAIL when its outgoing-transfer quota is full (BIND's transfers-out, 10 by default),
     # which this check's own parallel transfers can cause next to the server's real work. Such a zone is tried
@@ -134,7 +181,7 @@ def zone_digests(zones, address, port=53, key=None, source=None, timeout=10.0, w
             break
         time.sleep(RETRY_PAUSE * (attempt + 1))
         for i in again:
-            results[i] = _one(zones[i], address, port, key, source, timeout, collect_limit)
+            results[i] = _one(zones[i], address, port, key, source, timeout, collect_limit, signers, written)
             results[i]['attempts'] = attempt + 2
         again = [i for i in again if results[i]['status'] in RETRIED]
     return results

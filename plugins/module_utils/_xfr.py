@@ -28,6 +28,7 @@ import collections
 import errno
 import hashlib
 import os
+import random
 import socket
 import struct
 import tempfile
@@ -41,8 +42,11 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import serial_compare, serial_distance
 from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SoaEngine, tsig_error_text
 from ansible_collections.dnsops.zonesync.plugins.module_utils._wire import (
+    CLASS_IN,
     MAX_POINTER_HOPS,
+    TYPE_SOA,
     Decline,
+    TsigSigner,
     canonical_rdata,
     read_name,
 )
@@ -408,6 +412,53 @@ def make_xfr_query(zone, rdtype, serial=None, key=None):
     return query
 
 
+class XfrQuery(object):
+    """A transfer request on the wire: its ID, its bytes and its TSIG MAC (None unsigned); what the reader needs."""
+
+    __slots__ = ('id', 'wire', 'mac')
+
+    def __init__(self, query_id, wire, mac):
+        self.id = query_id
+        self.wire = wire
+        self.mac = mac
+
+
+# The IXFR request's authority record: owner a pointer to the question name (offset 12), SOA, IN, TTL 0, rdata
+# of two root names and the client's serial, then four zero timers (RFC 1995 section 3).
+_IXFR_SOA_HEAD = struct.pack('!HHHIH', 0xC000 | _HEADER.size, TYPE_SOA, CLASS_IN, 0, 22) + b'\x00\x00'
+_IXFR_SOA_TIMERS = b'\x00' * 16
+
+
+def xfr_query(zone, rdtype, serial=None, key=None, signers=None):
+    """The request of one AXFR or IXFR, built on the wire (and signed with hmac), or by dnspython for a key
+    algorithm hmac does not do here. It carries what make_xfr_query()'s message does: no RD, the question,
+    for IXFR the client's SOA in the authority section, and TSIG last.
+
+    ``signers``: a dict kept by the caller to reuse one TsigSigner per key across many transfers.
+    """
+    signer = None
+    if key is not None:
+        signer = signers.get(key.name) if signers is not None else None
+        if signer is None or signer.key is not key:
+            signer = TsigSigner(key)
+            if signers is not None:
+                signers[key.name] = signer
+        if not signer.available:
+            message = make_xfr_query(zone, rdtype, serial, key)
+            wire = message.to_wire()
+            return XfrQuery(message.id, wire, message.mac)
+    query_id = random.getrandbits(16)
+    is_ixfr = rdtype == dns.rdatatype.IXFR
+    wire = (_HEADER.pack(query_id, 0, 1, 0, 1 if is_ixfr else 0, 0) + zone.to_wire()
+            + struct.pack('!HH', rdtype, CLASS_IN))
+    if is_ixfr:
+        wire += _IXFR_SOA_HEAD + _U32.pack(serial) + _IXFR_SOA_TIMERS
+    if signer is None:
+        return XfrQuery(query_id, wire, None)
+    signed, mac = signer.sign(wire)
+    return XfrQuery(query_id, signed, mac)
+
+
 def _tsig_rdata(wire):
     """The TSIG rdata of a message, unvalidated, or None."""
     try:
@@ -454,7 +505,8 @@ def classify_error_message(wire, key, local_time):
 
 
 def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, source=None, timeout=10.0,
-             digest=None, fast=True, reader_thread=True, parse_delays=(), stream_memory=STREAM_MEMORY, stats=None):
+             digest=None, fast=True, reader_thread=True, parse_delays=(), stream_memory=STREAM_MEMORY, stats=None,
+             signers=None):
     """Run one AXFR or IXFR and return a result dict (status 'ok' or a failure status).
 
     Test hooks: ``fast=False`` parses every message with dnspython (the
@@ -464,12 +516,12 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
     they show what the reader thread is for. ``stats``, a dict, receives
     fast_messages (messages the fast reader took), buffered_peak (most bytes
     held in memory ahead of the parser) and spilled (bytes that went to the
-    temporary file).
+    temporary file). ``signers``: see xfr_query().
     """
     rdtype_value = dns.rdatatype.from_text(rdtype)
     is_ixfr = rdtype_value == dns.rdatatype.IXFR
-    query = make_xfr_query(zone, rdtype_value, serial, key)
-    wire = query.to_wire()
+    query = xfr_query(zone, rdtype_value, serial, key, signers)
+    wire = query.wire
     result = {'server': format_server(address, port), 'address': address, 'port': port, 'type': rdtype.upper(),
               'status': None, 'detail': None, 'serial': None, 'records': 0, 'messages': 0, 'bytes': 0,
               'duration': None, 'signed_messages': 0}

@@ -22,6 +22,7 @@ import time
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import serial_add, serial_compare
+from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import ZoneDigest
 
 try:
     import dns.exception
@@ -66,8 +67,9 @@ def next_serial(current, now=None, floor=None):
 class ZoneContent(object):
     """A parsed zone: SOA fields without the serial, and every other record."""
 
-    def __init__(self, origin, soa_ttl, soa, serial, rrsets):
+    def __init__(self, origin, soa_ttl, soa, serial, rrsets, zone=None):
         self.origin = origin
+        self.zone = zone        # the dns.zone.Zone it was read from, for content_digest()
         self.soa_ttl = soa_ttl
         self.soa = soa          # (mname, rname, refresh, retry, expire, minimum)
         self.serial = serial
@@ -82,6 +84,18 @@ class ZoneContent(object):
 
     def record_count(self):
         return 1 + sum(len(item[3]) for item in self.rrsets)
+
+    def content_digest(self, serial):
+        """The digest zone_content computes for a file of these records with ``serial`` (what a server loads)."""
+        origin = self.origin
+        digest = ZoneDigest(origin)
+        for name, node in self.zone.nodes.items():
+            for rdataset in node.rdatasets:
+                for rdata in rdataset:
+                    if rdataset.rdtype == dns.rdatatype.SOA:
+                        rdata = rdata.replace(serial=serial)
+                    digest.add(name, rdataset.ttl, rdata)
+        return digest.hexdigest()
 
     def to_text(self, serial):
         origin = self.origin
@@ -126,7 +140,7 @@ def _from_zone(zone):
             texts = sorted(rd.to_text(origin=origin, relativize=True) for rd in rdataset)
             rrsets.append((absolute.to_text().lower(), dns.rdatatype.to_text(rdataset.rdtype), rdataset.ttl, texts))
     fields = (soa.mname.derelativize(origin), soa.rname.derelativize(origin), soa.refresh, soa.retry, soa.expire, soa.minimum)
-    return ZoneContent(origin, soa_rdataset.ttl, fields, soa.serial, rrsets)
+    return ZoneContent(origin, soa_rdataset.ttl, fields, soa.serial, rrsets, zone)
 
 
 def parse_text(text, origin, where='the zone file'):
@@ -190,7 +204,8 @@ def plan_zone_file(zone, desired_text, existing_text, now=None, keep_serial_from
     changed without a serial increment: the secondaries then take the file's content).
 
     Returns a dict: changed, serial, previous_serial, text (the text to write, or
-    None when unchanged), records, reason.
+    None when unchanged), records, reason, digest (the content digest of the file as it will be, as
+    zone_content computes it).
     """
     origin = dns.name.from_text(zone)
     desired = parse_text(desired_text, origin, 'The desired content of %s' % zone)
@@ -210,7 +225,8 @@ def plan_zone_file(zone, desired_text, existing_text, now=None, keep_serial_from
     behind = min_serial is not None and (previous is None or serial_compare(previous, min_serial) in (-1, None))
     if existing is not None and existing.digest() == desired.digest() and not bump and not behind:
         return {'changed': False, 'serial': existing.serial, 'previous_serial': existing.serial, 'text': None,
-                'records': desired.record_count(), 'reason': 'content unchanged'}
+                'records': desired.record_count(), 'reason': 'content unchanged',
+                'digest': desired.content_digest(existing.serial)}
     floor = desired.serial if (keep_serial_from_source and desired.serial) else None
     serial = next_serial(min_serial if behind else previous, now=now, floor=floor)
     if existing is None:
@@ -222,4 +238,4 @@ def plan_zone_file(zone, desired_text, existing_text, now=None, keep_serial_from
     else:
         reason = 'serial bump requested'
     return {'changed': True, 'serial': serial, 'previous_serial': previous, 'text': desired.to_text(serial),
-            'records': desired.record_count(), 'reason': reason}
+            'records': desired.record_count(), 'reason': reason, 'digest': desired.content_digest(serial)}

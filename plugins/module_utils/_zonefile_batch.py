@@ -30,9 +30,10 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import ser
 # How many failures a message lists before it says "and N more".
 SHOWN = 10
 # The digests of what the last run wrote, in the zone directory: a file whose text and source are both unchanged
-# since is not parsed again. Parsing both versions of 10,000 zones with dnspython took 25 s a run.
+# since is not parsed again. Parsing both versions of 10,000 zones with dnspython took 25 s a run. It also keeps
+# each file's content digest, which zone_content reads (never writes) to digest an unchanged file without parsing.
 CACHE_NAME = '.zonesync-zone-files.json'
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def _sha256(text):
@@ -40,7 +41,8 @@ def _sha256(text):
 
 
 def read_cache(directory):
-    """path -> {source, file, serial, records} from the cache in ``directory``; {} when missing or unreadable."""
+    """path -> {source, file, serial, records, digest} from the cache in ``directory``; {} when missing or
+    unreadable."""
     if not directory:
         return {}
     try:
@@ -61,7 +63,8 @@ def write_cache(directory, planned):
         if text is None or item.get('source_sha256') is None:
             continue
         files[item['path']] = {'source': item['source_sha256'], 'file': _sha256(text),
-                               'serial': item['plan']['serial'], 'records': item['plan']['records']}
+                               'serial': item['plan']['serial'], 'records': item['plan']['records'],
+                               'digest': item['plan']['digest']}
     fd, tmp = tempfile.mkstemp(prefix='.zonesync-cache.', dir=directory)
     try:
         with os.fdopen(fd, 'w') as handle:
@@ -79,12 +82,12 @@ def _unchanged_from_cache(cached, source_sha256, existing, min_serial, bump):
     if not cached or bump or existing is None or cached.get('source') != source_sha256:
         return None
     serial = cached.get('serial')
-    if not isinstance(serial, int) or cached.get('file') != _sha256(existing):
+    if not isinstance(serial, int) or not cached.get('digest') or cached.get('file') != _sha256(existing):
         return None
     if min_serial is not None and serial_compare(serial, min_serial) in (-1, None):
         return None
     return {'changed': False, 'serial': serial, 'previous_serial': serial, 'text': None,
-            'records': cached.get('records'), 'reason': 'content unchanged'}
+            'records': cached.get('records'), 'reason': 'content unchanged', 'digest': cached['digest']}
 
 
 def _read(path):

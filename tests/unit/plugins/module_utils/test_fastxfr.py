@@ -32,6 +32,7 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import (
     compare_copies,
     make_xfr_query,
     rdtype_set,
+    xfr_query,
 )
 
 ZONE = dns.name.from_text('example.test.')
@@ -403,3 +404,53 @@ def test_compare_copies_limit_and_changed_content():
 def test_small_zone_module_constants():
     assert _xfr.BUCKETS & (_xfr.BUCKETS - 1) == 0
     assert _xfr.HOLD_LIMIT < _xfr.DETAIL_BUDGET
+
+
+# ---------------------------------------------------------------- the request, built on the wire
+
+@pytest.mark.parametrize('key', [None, KEY])
+@pytest.mark.parametrize('rdtype, serial', [(dns.rdatatype.AXFR, None), (dns.rdatatype.IXFR, 4294967295),
+                                            (dns.rdatatype.IXFR, 7)])
+def test_the_wire_request_says_what_dnspythons_does(key, rdtype, serial):
+    query = xfr_query(ZONE, rdtype, serial, key)
+    parsed = dns.message.from_wire(query.wire, keyring=key)   # verifies the TSIG when signed
+    reference = make_xfr_query(ZONE, rdtype, serial, key)
+    assert parsed.id == query.id and parsed.flags == reference.flags == 0
+    assert parsed.question == reference.question
+    assert parsed.authority == reference.authority and parsed.answer == parsed.additional == []
+    if key is None:
+        assert query.mac is None and not parsed.had_tsig
+    else:
+        assert parsed.had_tsig and parsed.keyname == key.name and parsed.mac == query.mac
+        assert abs(parsed.tsig[0].time_signed - time.time()) < 5 and parsed.tsig[0].fudge == 300
+    if rdtype == dns.rdatatype.IXFR:
+        assert parsed.authority[0][0].serial == serial
+
+
+class _GssContext(object):
+    """Stands in for a GSSAPI security context: dnspython asks it for the signature."""
+
+    def get_signature(self, data):
+        return b'G' * 16
+
+
+def test_a_key_hmac_does_not_do_is_signed_by_dnspython():
+    gss = dns.tsig.Key('gss.', _GssContext(), 'gss-tsig')
+    signers = {}
+    query = xfr_query(ZONE, dns.rdatatype.AXFR, None, gss, signers)
+    assert not signers[gss.name].available
+    assert query.mac == b'G' * 16 and query.wire.endswith(struct.pack('!H', query.id) + b'\x00' * 4)
+    parsed = dns.message.from_wire(query.wire, keyring=False)   # not verified: only its shape
+    assert parsed.had_tsig and parsed.keyname == gss.name and parsed.question == make_xfr_query(ZONE, 252).question
+
+
+def test_one_signer_per_key_is_reused_and_a_new_key_gets_its_own():
+    signers = {}
+    xfr_query(ZONE, dns.rdatatype.AXFR, None, KEY, signers)
+    first = signers[KEY.name]
+    xfr_query(ZONE, dns.rdatatype.AXFR, None, KEY, signers)
+    assert signers[KEY.name] is first
+    other = dns.tsig.Key(KEY.name, b'another secret!!', KEY.algorithm)
+    query = xfr_query(ZONE, dns.rdatatype.AXFR, None, other, signers)
+    assert signers[KEY.name].key is other
+    dns.message.from_wire(query.wire, keyring=other)

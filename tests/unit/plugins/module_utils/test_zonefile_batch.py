@@ -1,8 +1,11 @@
 """_zonefile_batch: plan many zones with zone_file's rules; stage and validate all or none."""
 
 import calendar
+import hashlib
 import os
 
+import dns.name
+import dns.zone
 import pytest
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._entries import powerdns_zone_entries, zone_file_entries
@@ -135,3 +138,71 @@ def test_the_digest_cache_skips_unchanged_files_and_never_hides_a_change(tmp_pat
     assert _zonefile_batch.read_cache(str(tmp_path)) == {}
     (tmp_path / _zonefile_batch.CACHE_NAME).write_text('not json')
     assert _zonefile_batch.read_cache(str(tmp_path)) == {} and _zonefile_batch.read_cache(None) == {}
+
+
+RICH = """$TTL 300
+@ IN SOA ns1 hostmaster ( 7 3600 600 86400 300 )
+@ IN NS ns1
+@ IN NS ns2.other.test.
+ns1 IN A 192.0.2.1
+www 60 IN AAAA 2001:db8::1
+mail IN MX 10 mx.other.test.
+txt IN TXT "v=spf1 -all" "two strings"
+*.wild IN CNAME www
+_sip._tcp IN SRV 0 5 5060 sip
+"""
+
+
+def test_the_digest_zone_files_records_is_the_one_zone_content_computes_from_the_file(tmp_path):
+    from ansible_collections.dnsops.zonesync.plugins.module_utils import _content
+    name = 'rich.test'
+    path = str(tmp_path / 'rich.test.zone')
+    first = plan_all([{'zone': name, 'path': path, 'content': RICH}], now=DAY)[0]['plan']
+    with open(path, 'w') as handle:
+        handle.write(first['text'])
+    # New file, then the same content again (unchanged, the file's serial kept), then a change.
+    again = plan_all([{'zone': name, 'path': path, 'content': RICH}], now=DAY)[0]['plan']
+    changed = plan_all([{'zone': name, 'path': path, 'content': RICH + 'new IN A 192.0.2.7\n'}], now=DAY)[0]['plan']
+    parsed = _content.file_digest(dns.name.from_text(name), path)
+    assert parsed['status'] == 'ok' and parsed['serial'] == first['serial'] == again['serial']
+    assert first['digest'] == again['digest'] == parsed['digest'] and parsed['records'] == first['records'] == 9
+    with open(path, 'w') as handle:
+        handle.write(changed['text'])
+    assert _content.file_digest(dns.name.from_text(name), path)['digest'] == changed['digest'] != first['digest']
+
+
+def test_zone_content_takes_an_unchanged_files_digest_from_zone_files_record_and_parses_anything_else(
+        tmp_path, monkeypatch):
+    from ansible_collections.dnsops.zonesync.plugins.module_utils import _content, _zonefile_batch
+    entries = [entry(tmp_path, 'a.test'), entry(tmp_path, 'b.test')]
+    planned = plan_all(entries, now=DAY)
+    for item in planned:
+        with open(item['path'], 'w') as handle:
+            handle.write(item['plan']['text'])
+    _zonefile_batch.write_cache(str(tmp_path), planned)
+    zone_a, zone_b = dns.name.from_text('a.test'), dns.name.from_text('b.test')
+    truth = _content.file_digest(zone_a, entries[0]['path'])   # parsed: no record given
+    parses = []
+    real = dns.zone.from_file
+    monkeypatch.setattr(dns.zone, 'from_file', lambda *a, **k: parses.append(a[0]) or real(*a, **k))
+    written = _content.WrittenFiles()
+    recorded = _content.file_digest(zone_a, entries[0]['path'], written=written)
+    assert parses == [] and {k: recorded[k] for k in ('status', 'serial', 'digest', 'records')} == \
+        {k: truth[k] for k in ('status', 'serial', 'digest', 'records')}
+    # Records wanted: parsed. A hand edit (same serial), and a file that grew an $INCLUDE: parsed, never recorded.
+    assert _content.file_digest(zone_a, entries[0]['path'], collect=True, written=written)['record_lines']
+    with open(entries[1]['path'], 'a') as handle:
+        handle.write('rogue 3600 IN A 192.0.2.66\n')
+    edited = _content.file_digest(zone_b, entries[1]['path'], written=written)
+    assert edited['records'] == planned[1]['plan']['records'] + 1 and edited['digest'] != planned[1]['plan']['digest']
+    included = str(tmp_path / 'inc')
+    with open(included, 'w') as handle:
+        handle.write('x 3600 IN A 192.0.2.5\n')
+    with open(entries[0]['path'], 'a') as handle:
+        handle.write('$INCLUDE %s\n' % included)
+    # Even recorded with these very bytes, a file that includes another is parsed: the other may have changed.
+    with open(entries[0]['path'], 'rb') as handle:
+        written.entry(entries[0]['path'])['file'] = hashlib.sha256(handle.read()).hexdigest()
+    with_include = _content.file_digest(zone_a, entries[0]['path'], written=written)
+    assert with_include['records'] == truth['records'] + 1
+    assert parses == [entries[0]['path'], entries[1]['path'], entries[0]['path']]
