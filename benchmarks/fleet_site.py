@@ -87,6 +87,8 @@ def run_playbook(inventory, playbook, log, collections=None, extra=()):
     """Run ansible-playbook; returns (seconds, rc, peak RSS in MB of the largest process, per-host changed)."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections or COLLECTIONS,
                ANSIBLE_FORCE_COLOR='false', ANSIBLE_HOST_KEY_CHECKING='false',
+               # Each task's time in the log, and the slowest 25 at its end (ansible.posix, from the ansible package).
+               ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks', PROFILE_TASKS_TASK_OUTPUT_LIMIT='25',
                PATH=VENV_BIN + os.pathsep + os.environ.get('PATH', ''))
     wrapper = ('import resource, subprocess, sys\nrc = subprocess.call(sys.argv[1:])\n'
                'print("PEAK_RSS_KB=%d" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n'
