@@ -34,10 +34,24 @@ FROM_VARS = (('zones', 'zonesync_zones'), ('keys', 'zonesync_keys'), ('catalogs'
 _TEMPLATE_MARKS = ('{{', '{%', '{#')
 
 
+def _key_identity(key):
+    """What of a key the topology reads: its name and algorithm, as it normalises them (never the secret)."""
+    if not isinstance(key, dict):
+        return json.dumps(key, sort_keys=True, default=str)
+    name, algorithm = key.get('name'), key.get('algorithm') or 'hmac-sha256'
+    rest = dict((k, v) for k, v in key.items() if k not in ('name', 'algorithm', 'secret'))
+    return json.dumps([name.rstrip('.').lower() if isinstance(name, str) else name,
+                       algorithm.lower() if isinstance(algorithm, str) else algorithm, rest], sort_keys=True, default=str)
+
+
 def _digest(args):
-    # Secrets stay out: plans never contain them, and no trace of one is kept in the facts.
-    keys = [dict((k, v) for k, v in key.items() if k != 'secret') if isinstance(key, dict) else key
-            for key in args['keys']]
+    # Secrets stay out: plans never contain them, and no trace of one is kept in the facts. The keys are compared
+    # in the topology's own terms and order (the plans list keys sorted): the tsig role completing zonesync_keys
+    # with generated secrets (which moves them to the end) does not make the plans out of date.
+    keys = args['keys']
+    if isinstance(keys, dict):
+        keys = [dict(v, name=v.get('name', k)) if isinstance(v, dict) else k for k, v in keys.items()]
+    keys = sorted(_key_identity(key) for key in keys) if isinstance(keys, list) else keys
     text = json.dumps([args['zones'], keys, args['catalogs'], args['hosts'], args['host_vars']], sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
