@@ -18,43 +18,17 @@ or worked out again.
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, native_data
-from ansible_collections.dnsops.zonesync.plugins.module_utils._topology_spec import ARGUMENT_SPEC, HOST_VARS
+from ansible_collections.dnsops.zonesync.plugins.module_utils._topology_spec import ARGUMENT_SPEC, HOST_VARS, inputs_digest
 
 FACT = 'zonesync__topology'
 DIGEST_FACT = 'zonesync__topology_digest'
 # Options and the play variable each one defaults to.
 FROM_VARS = (('zones', 'zonesync_zones'), ('keys', 'zonesync_keys'), ('catalogs', 'zonesync_catalogs'))
 _TEMPLATE_MARKS = ('{{', '{%', '{#')
-
-
-def _key_identity(key):
-    """What of a key the topology reads: its name and algorithm, as it normalises them (never the secret)."""
-    if not isinstance(key, dict):
-        return json.dumps(key, sort_keys=True, default=str)
-    name, algorithm = key.get('name'), key.get('algorithm') or 'hmac-sha256'
-    rest = dict((k, v) for k, v in key.items() if k not in ('name', 'algorithm', 'secret'))
-    return json.dumps([name.rstrip('.').lower() if isinstance(name, str) else name,
-                       algorithm.lower() if isinstance(algorithm, str) else algorithm, rest], sort_keys=True, default=str)
-
-
-def _digest(args):
-    # Secrets stay out: plans never contain them, and no trace of one is kept in the facts. The keys are compared
-    # in the topology's own terms and order (the plans list keys sorted): the tsig role completing zonesync_keys
-    # with generated secrets (which moves them to the end) does not make the plans out of date.
-    keys = args['keys']
-    if isinstance(keys, dict):
-        keys = [dict(v, name=v.get('name', k)) if isinstance(v, dict) else k for k, v in keys.items()]
-    keys = sorted(_key_identity(key) for key in keys) if isinstance(keys, list) else keys
-    text = json.dumps([args['zones'], keys, args['catalogs'], args['hosts'], args['host_vars']], sort_keys=True,
-                      default=str)
-    return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
 def has_template(value):
@@ -117,7 +91,7 @@ class ActionModule(ActionBase):
         args['host_vars'] = args['host_vars'] or {}
         args['previous_digest'] = args['previous_digest'] or ''
         # Unchanged inputs: the plans on localhost are current, and were checked when they were worked out.
-        digest = _digest(args)
+        digest = inputs_digest(args)
         if args['previous_digest'] == digest:
             result.update(changed=False, msg='the topology and plans on localhost are current')
             return result

@@ -25,6 +25,8 @@ green only when every check ran and nothing is wrong.
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import explain, fleet_cause
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import newest, serial_distance
 
@@ -39,6 +41,15 @@ _TRANSFER_CAUSES = {
 _ANSWERED = ('in_sync', 'behind', 'ahead', 'not_comparable')
 _ZONES_SHOWN = 5
 
+
+
+def result_zones(call):
+    """The per-zone entries of a module result: ``zones``, or ``zones_json`` (the modules' as_json=true, which
+    Ansible handles as one string instead of thousands of dictionaries). None when the result has neither."""
+    zones = call.get('zones')
+    if zones is None and isinstance(call.get('zones_json'), str):
+        zones = json.loads(call['zones_json'])
+    return zones
 
 def _zone_key(name):
     return str(name).rstrip('.').lower()
@@ -55,7 +66,7 @@ def index_serials(soa_results):
         if not isinstance(result, dict):
             continue
         asked = result.get('servers_asked') if result.get('compact') else None
-        for zone in result.get('zones') or []:
+        for zone in result_zones(result) or []:
             key = _zone_key(zone.get('zone'))
             for address in asked or []:
                 index[(key, address)] = {'address': address, 'serial': zone.get('reference_serial'),
@@ -228,7 +239,7 @@ def _failure(call):
         return 'the host was unreachable: %s' % (call.get('msg') or 'no detail')
     if call.get('skipped'):
         return None
-    if call.get('zones') is None and call.get('status') is None:
+    if call.get('zones') is None and call.get('zones_json') is None and call.get('status') is None:
         return 'the check failed: %s' % (call.get('msg') or call.get('module_stderr') or 'it returned no result')
     return None
 
@@ -272,7 +283,7 @@ class _Seen(object):
             if failure:
                 self.content_failed[host] = failure
                 continue
-            for entry in call.get('zones') or []:
+            for entry in result_zones(call) or []:
                 self.content[(_zone_key(entry['zone']), host)] = entry
 
     def _read_state(self, host, registered):
@@ -284,7 +295,7 @@ class _Seen(object):
             if registered.get('reason') == 'config_invalid':
                 self.state_invalid[host] = registered.get('config') or 'its configuration'
             return
-        for entry in registered.get('zones') or []:
+        for entry in result_zones(registered) or []:
             self.state_zones[(_zone_key(entry['zone']), host)] = entry
         self.state_keys[host] = dict((k['name'], k) for k in registered.get('keys') or [])
         for entry in registered.get('details') or []:
@@ -298,8 +309,9 @@ class _Seen(object):
         if failure:
             self.paths_failed[host] = failure
             return
-        if call.get('zones') is not None:
-            for entry in call['zones']:
+        zones = result_zones(call)
+        if zones is not None:
+            for entry in zones:
                 self.paths[(_zone_key(entry['zone']), host)] = entry
             return
         zone = item.get('zone') or item.get('name') or call.get('zone')
@@ -827,7 +839,7 @@ def add_differences(report, collected, limit=20, max_zones=20):
     lines = {}
     for host, registered in (collected or {}).items():
         for call in _calls(registered) if registered else []:
-            for entry in call.get('zones') or []:
+            for entry in result_zones(call) or []:
                 zone = _zone_key(entry['zone'])
                 lines[(zone, host, False)] = entry.get('record_lines')
                 if entry.get('file'):

@@ -5,10 +5,13 @@
 
 # Note: this module_util is private to dnsops.zonesync and may change without notice.
 
-"""The one argument spec of the fleet description (zonesync_zones, zonesync_keys, zonesync_catalogs), used by the
-topology action."""
+"""The one argument spec of the fleet description (zonesync_zones, zonesync_keys, zonesync_catalogs), and the digest
+of those inputs, used by the topology action."""
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 ZONE_OPTIONS = dict(
     name=dict(type='str', required=True),
@@ -55,3 +58,28 @@ ARGUMENT_SPEC = dict(
 # The host variables the topology reads (P(dnsops.zonesync.topology_host_vars#filter) picks them).
 HOST_VARS = ('zonesync_server', 'zonesync_listen', 'zonesync_transfer_source', 'zonesync_check_key', 'ansible_host',
              'ansible_default_ipv4')
+
+
+def _key_identity(key):
+    """What of a key the topology reads: its name and algorithm, as it normalises them (never the secret)."""
+    if not isinstance(key, dict):
+        return json.dumps(key, sort_keys=True, default=str)
+    name, algorithm = key.get('name'), key.get('algorithm') or 'hmac-sha256'
+    rest = dict((k, v) for k, v in key.items() if k not in ('name', 'algorithm', 'secret'))
+    return json.dumps([name.rstrip('.').lower() if isinstance(name, str) else name,
+                       algorithm.lower() if isinstance(algorithm, str) else algorithm, rest], sort_keys=True, default=str)
+
+
+def inputs_digest(args):
+    """The digest of the topology's inputs (zones, keys, catalogs, hosts, host_vars): plans worked out from
+    inputs with the same digest are the same."""
+    # Secrets stay out: plans never contain them, and no trace of one is kept in the facts. The keys are compared
+    # in the topology's own terms and order (the plans list keys sorted): the tsig role completing zonesync_keys
+    # with generated secrets (which moves them to the end) does not make the plans out of date.
+    keys = args['keys']
+    if isinstance(keys, dict):
+        keys = [dict(v, name=v.get('name', k)) if isinstance(v, dict) else k for k, v in keys.items()]
+    keys = sorted(_key_identity(key) for key in keys) if isinstance(keys, list) else keys
+    text = json.dumps([args['zones'], keys, args['catalogs'], args['hosts'], args['host_vars']], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()

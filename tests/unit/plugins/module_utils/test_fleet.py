@@ -1,6 +1,7 @@
 """The fleet report: every wrong row points at one root cause, and nothing reads green unless every check ran."""
 
 import copy
+import json
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils import _fleet, _fleet_text
 
@@ -476,3 +477,27 @@ def test_serial_floors_read_newest_only_results_like_full_ones():
     assert small['newest'] == {'a.test': 7} and small['incomparable'] == ['c.test'] and small['zones_asked'] == 3
     assert 'zones' not in small and small['newest_only'] is True
     assert _fleet.serial_floors([small]) == _fleet.serial_floors([full]) == {'a.test': 7}
+
+
+def _as_json(registered):
+    """What the modules return with as_json=true: the zones as one JSON string."""
+    out = dict(registered)
+    out['zones_json'] = json.dumps(out.pop('zones'))
+    return out
+
+
+def test_results_given_as_json_strings_read_the_same_as_lists():
+    """A hand-edited secondary, another key secret on the PowerDNS host and a refused path: the same causes
+    whether the modules returned lists or JSON strings (as_json=true)."""
+    copies = content({'p': 'aa', 's1': 'aa', 's2': 'bb', 't2': 'aa'})
+    tried = paths({'s1': 'ok', 's2': 'ok', 't2': 'refused'})
+    configured = state(keys={'s2': {'secret_matches': False}})
+    lists = _fleet.report(FLEET, IN_SYNC, content=copies, paths=tried, state=configured)
+    strings = _fleet.report(
+        FLEET, IN_SYNC,
+        content=dict((h, _as_json(r)) for h, r in copies.items()),
+        paths=dict((h, {'results': [_as_json(c) for c in r['results']]}) for h, r in tried.items()),
+        state=dict((h, _as_json(r)) for h, r in configured.items()))
+    assert lists['causes'] and [c['kind'] for c in strings['causes']] == [c['kind'] for c in lists['causes']]
+    assert strings['problems'] == lists['problems'] and strings['summary'] == lists['summary']
+    assert _fleet.result_zones({'zones_json': '[]'}) == [] and _fleet.result_zones({}) is None

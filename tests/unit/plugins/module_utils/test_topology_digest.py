@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.dnsops.zonesync.plugins.action.topology import _digest
+from ansible_collections.dnsops.zonesync.plugins.module_utils._topology_spec import inputs_digest as _digest
 
 ZONES = [{'name': 'example.test', 'primary': 'p', 'secondaries': ['s'], 'key': 'k2'}]
 
