@@ -42,7 +42,6 @@ _ANSWERED = ('in_sync', 'behind', 'ahead', 'not_comparable')
 _ZONES_SHOWN = 5
 
 
-
 def result_zones(call):
     """The per-zone entries of a module result: ``zones``, or ``zones_json`` (the modules' as_json=true, which
     Ansible handles as one string instead of thousands of dictionaries). None when the result has neither."""
@@ -50,6 +49,7 @@ def result_zones(call):
     if zones is None and isinstance(call.get('zones_json'), str):
         zones = json.loads(call['zones_json'])
     return zones
+
 
 def _zone_key(name):
     return str(name).rstrip('.').lower()

@@ -11,8 +11,8 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._topology_spec imp
 ZONES = [{'name': 'example.test', 'primary': 'p', 'secondaries': ['s'], 'key': 'k2'}]
 
 
-def args(keys, zones=ZONES, hosts=('p', 's')):
-    return {'zones': zones, 'keys': keys, 'catalogs': [], 'hosts': list(hosts), 'host_vars': {}}
+def args(keys, zones=None, hosts=('p', 's')):
+    return {'zones': ZONES if zones is None else zones, 'keys': keys, 'catalogs': [], 'hosts': list(hosts), 'host_vars': {}}
 
 
 def test_keys_completed_by_the_tsig_role_leave_the_plans_current():
