@@ -293,7 +293,8 @@ class _Seen(object):
         if failure:
             self.state_failed[host] = failure
             if registered.get('reason') == 'config_invalid':
-                self.state_invalid[host] = registered.get('config') or 'its configuration'
+                self.state_invalid[host] = (registered.get('config') or 'its configuration',
+                                            registered.get('msg') or failure)
             return
         for entry in result_zones(registered) or []:
             self.state_zones[(_zone_key(entry['zone']), host)] = entry
@@ -631,9 +632,9 @@ def _drift(causes, row, seen, upstream_row):
         cause['context']['drift_text'] = '; '.join(drifts[:_ZONES_SHOWN]) + (
             '; and %d more' % (len(drifts) - _ZONES_SHOWN) if len(drifts) > _ZONES_SHOWN else '')
     if row['host'] in seen.state_invalid:
+        config, message = seen.state_invalid[row['host']]
         causes.add(('config_invalid', row['host']), 'config_invalid', row, 'config_invalid',
-                   {'host': row['host'], 'config': seen.state_invalid[row['host']],
-                    'detail': seen.state_failed[row['host']]}, seen.state_failed[row['host']])
+                   {'host': row['host'], 'config': config, 'detail': message}, message)
     elif row['host'] in seen.state_failed:
         causes.add(('check_failed', row['host']), 'check_failed', row, 'check_failed',
                    {'host': row['host'], 'detail': seen.state_failed[row['host']]}, seen.state_failed[row['host']])

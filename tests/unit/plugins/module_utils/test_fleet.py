@@ -378,7 +378,7 @@ def test_a_configuration_that_does_not_parse_is_named_as_such_not_as_an_unreacha
     assert cause['kind'] == 'config_invalid' and cause['servers'] == ['s1']
     assert "keys.conf:3: missing ';'" in cause['diagnosis'] and 'will not start with it' in cause['diagnosis']
     assert 'named-checkconf /etc/bind/named.conf on s1' in cause['remediation']
-    assert 'reachable' not in cause['remediation']
+    assert 'reachable' not in cause['remediation'] and 'the check failed' not in cause['diagnosis']
 
 
 def test_a_powerdns_backoff_shows_next_to_any_cause():
