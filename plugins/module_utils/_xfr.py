@@ -218,6 +218,20 @@ class ZoneDigest(object):
 # The TCP stream, drained by a reader thread
 # --------------------------------------------------------------------------
 
+# _Stream states
+_FIRST_CHUNK, _DEFERRED, _RUNNING = range(3)
+
+
+def _whole_messages(data):
+    """Whether ``data`` is a run of whole length-prefixed DNS messages (RFC 1035 4.2.2), ending at its end."""
+    pos = 0
+    end = len(data)
+    while pos + 2 <= end:
+        (length,) = _U16.unpack_from(data, pos)
+        pos += 2 + length
+    return pos == end
+
+
 class _Stream(object):
     """The bytes of one transfer, read at wire speed by a thread, consumed by the parser.
 
@@ -229,6 +243,12 @@ class _Stream(object):
     seconds without data, ConnectionResetError, ...) or EOFError carrying the
     bytes of the incomplete read. With ``threaded=False`` the parser reads the
     socket itself (only for tests that show the difference).
+
+    The first chunk is read by the parser itself: when it holds whole messages
+    only (a small zone's whole transfer, most often), the thread is started
+    only if the parser asks for more; when it ends inside a message, more is
+    on its way and the thread starts at once. A small zone then costs no
+    thread (about 1 ms of a 1.3 ms transfer).
     """
 
     CHUNK = 1 << 18
@@ -241,15 +261,22 @@ class _Stream(object):
         self.memory_limit = memory_limit
         self.spilled = 0
         self.peak = 0
+        self.thread = None
+        # _FIRST_CHUNK: nothing read yet; _DEFERRED: the first chunk held whole messages, the thread starts if more
+        # is needed; _RUNNING: the thread reads.
+        self.state = _FIRST_CHUNK if threaded else None
         if threaded:
             self.cond = threading.Condition()
             self.chunks = collections.deque()
             self.queued = 0
             self.spill = None
             self.end = None
-            self.thread = threading.Thread(target=self._run, name='zonesync-xfr-reader')
-            self.thread.daemon = True
-            self.thread.start()
+
+    def _start(self):
+        self.state = _RUNNING
+        self.thread = threading.Thread(target=self._run, name='zonesync-xfr-reader')
+        self.thread.daemon = True
+        self.thread.start()
 
     # -- reader thread --------------------------------------------------------
     def _run(self):
@@ -288,23 +315,37 @@ class _Stream(object):
             self.cond.notify()
 
     # -- parser side ---------------------------------------------------------
+    def _recv(self, wait=None):
+        """A chunk read from the socket by the caller; None when ``wait`` seconds passed without one."""
+        if wait is not None:
+            saved = self.sock.gettimeout()
+            self.sock.settimeout(wait)
+            try:
+                data = self.sock.recv(self.CHUNK)
+            except (socket.timeout, OSError):
+                return None
+            finally:
+                self.sock.settimeout(saved)
+            return data or None
+        data = self.sock.recv(self.CHUNK)
+        if not data:
+            raise EOFError()
+        return data
+
     def _next_chunk(self, wait=None):
         """The next chunk of bytes; None when ``wait`` seconds passed without one."""
         if not self.threaded:
-            if wait is not None:
-                saved = self.sock.gettimeout()
-                self.sock.settimeout(wait)
-                try:
-                    data = self.sock.recv(self.CHUNK)
-                except (socket.timeout, OSError):
-                    return None
-                finally:
-                    self.sock.settimeout(saved)
-                return data or None
-            data = self.sock.recv(self.CHUNK)
-            if not data:
-                raise EOFError()
+            return self._recv(wait)
+        if self.state == _FIRST_CHUNK:
+            data = self._recv(wait)
+            if data is not None:
+                if _whole_messages(data):
+                    self.state = _DEFERRED
+                else:
+                    self._start()
             return data
+        if self.state == _DEFERRED:
+            self._start()
         with self.cond:
             if not self.chunks and self.end is None:
                 if wait is not None:
@@ -364,7 +405,7 @@ class _Stream(object):
         return chunk[:count]
 
     def close(self):
-        if not self.threaded:
+        if self.thread is None:
             return
         try:
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader thread from recv()

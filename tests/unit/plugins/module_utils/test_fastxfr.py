@@ -277,8 +277,6 @@ def test_stream_reads_exact_and_spills(threaded, memory_limit):
     thread.start()
     left.settimeout(5)
     stream = _Stream(left, threaded=threaded, memory_limit=memory_limit)
-    if threaded:
-        time.sleep(0.3)  # let the reader run ahead of us
     got = []
     sizes = [2, 13, 65535, 1, 4000]
     total = 0
@@ -287,6 +285,10 @@ def test_stream_reads_exact_and_spills(threaded, memory_limit):
         got.append(stream.read(sizes[index % len(sizes)]))
         total += len(got[-1])
         index += 1
+        if threaded and index == 1:
+            # The first chunk ends inside a "message" (random bytes): the reader thread took over at once.
+            assert stream.thread is not None
+            time.sleep(0.3)  # let the reader run ahead of us
     with pytest.raises(EOFError) as info:
         stream.read(len(payload) - total + 10)
     assert b''.join(got) + info.value.args[0] == payload
@@ -294,6 +296,22 @@ def test_stream_reads_exact_and_spills(threaded, memory_limit):
         assert stream.spilled > 0
     stream.close()
     thread.join()
+    left.close()
+
+
+def test_a_first_chunk_of_whole_messages_needs_no_thread_until_more_is_asked_for():
+    left, right = socket.socketpair()
+    left.settimeout(5)
+    first = struct.pack('!H', 5) + b'hello' + struct.pack('!H', 3) + b'abc'
+    right.sendall(first)
+    stream = _Stream(left)
+    assert stream.read(len(first)) == first and stream.thread is None
+    right.sendall(struct.pack('!H', 2) + b'ok')
+    right.close()
+    assert stream.read(4) == struct.pack('!H', 2) + b'ok' and stream.thread is not None
+    with pytest.raises(EOFError):
+        stream.read(1)
+    stream.close()
     left.close()
 
 
