@@ -43,6 +43,10 @@ def test_soa_serial_ad_hoc(primary):
     assert result.data['summary']['in_sync'] == 2
 
 
+def _without_rtt(zones):
+    return [dict(z, servers=[dict((k, v) for k, v in r.items() if k != 'rtt') for r in z['servers']]) for z in zones]
+
+
 def test_soa_serial_compact_lists_only_what_is_not_in_sync(primary, bind):
     server, secondary, key = primary
     stale = bind(name='stale')
@@ -56,6 +60,10 @@ def test_soa_serial_compact_lists_only_what_is_not_in_sync(primary, bind):
     assert zone['in_sync'] == 2 and zone['reference_serial'] == 2024061501 and zone['converged'] is False
     assert [(r['address'], r['status'], r['lag']) for r in zone['servers']] == [(stale.address, 'behind', 101)]
     assert result.data['summary']['in_sync'] == 2 and result.data['summary']['behind'] == 1
+    as_json = run_adhoc('soa_serial', {'zone': ZONE, 'servers': [server.address, secondary.address, stale.address],
+                                       'reference': server.address, 'compact': True, 'as_json': True})
+    assert as_json.rc == 0 and 'zones' not in as_json.data, as_json
+    assert _without_rtt(json.loads(as_json.data['zones_json'])) == _without_rtt(result.data['zones'])
 
 
 def test_soa_serial_check_mode_and_divergence_failure(primary, bind):

@@ -487,17 +487,19 @@ def _as_json(registered):
 
 
 def test_results_given_as_json_strings_read_the_same_as_lists():
-    """A hand-edited secondary, another key secret on the PowerDNS host and a refused path: the same causes
-    whether the modules returned lists or JSON strings (as_json=true)."""
+    """A hand-edited secondary, another key secret on the PowerDNS host, a lagging tier 2 and a refused path: the
+    same causes whether the modules returned lists or JSON strings (as_json=true)."""
     copies = content({'p': 'aa', 's1': 'aa', 's2': 'bb', 't2': 'aa'})
     tried = paths({'s1': 'ok', 's2': 'ok', 't2': 'refused'})
     configured = state(keys={'s2': {'secret_matches': False}})
-    lists = _fleet.report(FLEET, IN_SYNC, content=copies, paths=tried, state=configured)
+    serials = soa({'p': 5, 's1': 5, 's2': 5, 't2': 4})
+    lists = _fleet.report(FLEET, serials, content=copies, paths=tried, state=configured)
     strings = _fleet.report(
-        FLEET, IN_SYNC,
+        FLEET, [_as_json(r) for r in serials],
         content=dict((h, _as_json(r)) for h, r in copies.items()),
         paths=dict((h, {'results': [_as_json(c) for c in r['results']]}) for h, r in tried.items()),
         state=dict((h, _as_json(r)) for h, r in configured.items()))
     assert lists['causes'] and [c['kind'] for c in strings['causes']] == [c['kind'] for c in lists['causes']]
     assert strings['problems'] == lists['problems'] and strings['summary'] == lists['summary']
+    assert [r['host'] for r in _fleet.lagging(FLEET, [_as_json(r) for r in serials])] == ['t2']
     assert _fleet.result_zones({'zones_json': '[]'}) == [] and _fleet.result_zones({}) is None
