@@ -15,9 +15,26 @@ Jinja loop, which took about a millisecond a line: seconds per host at 10,000 zo
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _START = re.compile(r'^zone\s+"([^"]+)"\s*\{\s*$')
+
+
+# The longest "<view>_<catalog>_<member>" BIND puts in a member's file name as it is: a SHA-256 in hex and its NUL.
+_CATZ_PLAIN_MAX = 65
+
+
+def catz_member_file(catalog, member, view='_default'):
+    """The name BIND 9.18 gives the file of a catalog member in the catalog's zone-directory (catz.c,
+    dns_catz_generate_masterfilename): ``__catz__<view>_<catalog>_<member>.db``, or ``__catz__<sha256>.db`` of that
+    text when it is longer than 65 characters or holds a backslash, slash or colon. Names without the final dot,
+    as given (BIND keeps the case the catalog spells).
+    """
+    text = '%s_%s_%s' % (view, str(catalog).rstrip('.'), str(member).rstrip('.'))
+    if len(text.encode('utf-8')) > _CATZ_PLAIN_MAX or any(c in text for c in '\\/:'):
+        text = hashlib.sha256(text.encode('utf-8')).hexdigest()
+    return '__catz__%s.db' % text
 
 
 def removed_zone_statements(text, planned):
@@ -115,16 +132,22 @@ def zone_changes(previous_text, plan):
     """What the zones file written before says about this run.
 
     ``kept``: the statements of zones no longer planned ([{name, text}], written again unless purged).
-    ``handover``: catalog members this host still configures one by one ([{name, catalog}]), handed to the catalog
-    once it has reached this host. ``taken_back``: zones taken out of a catalog that have no statement yet (names):
-    they get the copy the catalog saved.
+    ``handover``: catalog members this host still configures one by one ([{name, catalog, file}]), handed to the
+    catalog once it has reached this host; ``file`` is the name BIND gives the member's file in the catalog's
+    zone-directory. ``taken_back``: zones taken out of a catalog that have no statement yet (names): they get the
+    copy the catalog saved, found among ``taken_back_files`` ([{name, files}]: the file names it would have in each
+    catalog this host consumes).
     """
     names = [z['name'] for z in plan['zones']]
     configured = set(z['name'] for z in removed_zone_statements(previous_text, []))
     secondaries = [z for z in plan['zones'] if z['role'] == 'secondary']
+    taken_back = [z['name'] for z in secondaries if not z.get('catalog') and z['name'] not in configured]
+    consumed = [c['name'] for c in plan.get('catalogs') or []]
     return {
         'kept': removed_zone_statements(previous_text, names),
-        'handover': [{'name': z['name'], 'catalog': z['catalog']} for z in secondaries
-                     if z.get('catalog') and z['name'] in configured],
-        'taken_back': [z['name'] for z in secondaries if not z.get('catalog') and z['name'] not in configured],
+        'handover': [{'name': z['name'], 'catalog': z['catalog'], 'file': catz_member_file(z['catalog'], z['name'])}
+                     for z in secondaries if z.get('catalog') and z['name'] in configured],
+        'taken_back': taken_back,
+        'taken_back_files': [{'name': name, 'files': [catz_member_file(c, name) for c in consumed]}
+                             for name in taken_back],
     }

@@ -1,6 +1,7 @@
 """The plans as the topology action stores them (summaries and JSON strings), the zones file written from a plan
 in Python, and the SOA groups of the fleet plan: the same answers the Jinja loops gave, at fleet scale."""
 
+import hashlib
 import json
 
 import dns.name
@@ -105,11 +106,27 @@ def test_zone_changes_read_the_file_written_before(compiled):
     before = ('zone "member.test" {\n    type secondary;\n};\n\nzone "gone.test" {\n    type secondary;\n};\n')
     changes = _bind_zones.zone_changes(before, ns1)
     assert [z['name'] for z in changes['kept']] == ['gone.test']
-    assert changes['handover'] == [{'name': 'member.test', 'catalog': CATALOG}]
+    assert changes['handover'] == [{'name': 'member.test', 'catalog': CATALOG,
+                                    'file': '__catz___default_%s_member.test.db' % CATALOG}]
     # explicit.test (and the catalog) have no statement yet: they get what a catalog saved of them, if anything.
     assert changes['taken_back'] == ['explicit.test', CATALOG]
+    assert changes['taken_back_files'] == [
+        {'name': 'explicit.test', 'files': ['__catz___default_%s_explicit.test.db' % CATALOG]},
+        {'name': CATALOG, 'files': ['__catz___default_%s_%s.db' % (CATALOG, CATALOG)]}]
     again = _bind_zones.zone_changes(_bind_zones.zone_statements(ns1, '/p', '/s'), ns1)
-    assert again == {'kept': [], 'handover': [], 'taken_back': []}
+    assert again == {'kept': [], 'handover': [], 'taken_back': [], 'taken_back_files': []}
+
+
+def test_a_long_member_name_gets_the_sha256_file_name_bind_gives_it():
+    # 65 characters of "<view>_<catalog>_<member>" stay as they are; one more, or a slash, and BIND hashes them.
+    catalog = 'c.invalid'
+    fits = 'm' * (65 - len('_default_c.invalid_') - len('.test')) + '.test'
+    assert _bind_zones.catz_member_file(catalog + '.', fits + '.') == '__catz___default_c.invalid_%s.db' % fits
+    longer = 'm' + fits
+    text = '_default_c.invalid_%s' % longer
+    assert _bind_zones.catz_member_file(catalog, longer) == '__catz__%s.db' % hashlib.sha256(text.encode()).hexdigest()
+    assert _bind_zones.catz_member_file(catalog, 'a/b.test') == \
+        '__catz__%s.db' % hashlib.sha256(b'_default_c.invalid_a/b.test').hexdigest()
 
 
 def test_soa_groups_put_zones_with_the_same_servers_together(compiled):
