@@ -129,12 +129,15 @@ def plan(state, zones, keys, managed_keys, purge=False):
     A primary zone given with ``load`` true (its file changed) is loaded from its file; so is one that is new or
     has no SOA in the database (a load that failed before).
     Returns a dict of lists: create, update, metadata, keys_set, keys_removed, purge, unlisted, load and
-    retrieve (secondary zones that are new or have new primaries, to transfer now).
+    retrieve (secondary zones that are new or have new primaries, to transfer now); purge_members and
+    templates_removed (with ``purge``: the members PowerDNS made for a catalog of ours that is gone, and that
+    catalog's member template).
     """
     have_zones, have_keys = state[0], state[1]
     extra = state[2] if len(state) > 2 else {'schema': set(), 'templates': {}}
     out = {'create': [], 'update': [], 'metadata': [], 'keys_set': [], 'keys_removed': [], 'purge': [],
-           'unlisted': [], 'load': [], 'retrieve': [], 'schema': False, 'templates': [], 'adopt': []}
+           'unlisted': [], 'load': [], 'retrieve': [], 'schema': False, 'templates': [], 'adopt': [],
+           'purge_members': [], 'templates_removed': []}
     seen = set()
     member_meta = {}
     members = []
@@ -202,6 +205,16 @@ def plan(state, zones, keys, managed_keys, purge=False):
             continue
         if have['account'] == ACCOUNT:
             (out['purge'] if purge else out['unlisted']).append(name)
+    # A catalog this collection set up (its member template is ours) that this server no longer consumes: once
+    # its consumer zone is gone (purged now or before), PowerDNS keeps the members it made and never updates them
+    # again. They go with the purge (and the template with them); without it they are reported.
+    gone = set(c for c in extra['templates'] if c not in known_catalogs
+               and (c not in have_zones or c in out['purge']))
+    for name, have in sorted(have_zones.items()):
+        if name not in seen and have['account'] != ACCOUNT and have.get('catalog') in gone:
+            (out['purge_members'] if purge else out['unlisted']).append(name)
+    if purge:
+        out['templates_removed'] = sorted(gone)
     wanted_keys = {}
     for key in keys:
         name = _norm(key['name'])
@@ -282,6 +295,16 @@ def apply(db, changes):
             for table in ZONE_TABLES:
                 db.execute('DELETE FROM %s WHERE domain_id = ?' % table, (row[0],))
             db.execute('DELETE FROM domains WHERE id = ?', (row[0],))
+        for name in changes.get('purge_members', []):
+            # A member PowerDNS made for a catalog that is gone (never a zone of ACCOUNT, never one made by hand).
+            row = db.execute('SELECT id FROM domains WHERE name = ? AND catalog IS NOT NULL', (name,)).fetchone()
+            if row is None:
+                continue
+            for table in ZONE_TABLES:
+                db.execute('DELETE FROM %s WHERE domain_id = ?' % table, (row[0],))
+            db.execute('DELETE FROM domains WHERE id = ?', (row[0],))
+        for catalog in changes.get('templates_removed', []):
+            db.execute('DELETE FROM %s WHERE catalog = ?' % TEMPLATE_TABLE, (catalog,))
         db.execute('COMMIT')
     except sqlite3.Error as exc:
         db.execute('ROLLBACK')
@@ -297,10 +320,11 @@ def summary(changes):
         'keys_added': [k['name'] for k in changes['keys_set'] if k['new']],
         'keys_updated': [k['name'] for k in changes['keys_set'] if not k['new']],
         'keys_removed': list(changes['keys_removed']),
-        'purged': list(changes['purge']),
+        'purged': list(changes['purge']) + list(changes.get('purge_members', [])),
         'unlisted': list(changes['unlisted']),
         'loaded': list(changes['load']),
         'retrieve': list(changes['retrieve']),
         'adopted': [row['name'] for row in changes.get('adopt', [])],
         'catalog_templates': [item['catalog'] for item in changes.get('templates', [])],
+        'catalog_templates_removed': list(changes.get('templates_removed', [])),
     }

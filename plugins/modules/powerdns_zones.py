@@ -204,12 +204,21 @@ keys_removed:
   type: list
   elements: str
 purged:
-  description: Zones removed because O(purge=true).
+  description:
+    - Zones removed because O(purge=true).
+    - With them, the members PowerDNS made for a catalog this collection set up that this server no longer consumes
+      (its consumer zone removed now or before): PowerDNS keeps such members and never updates them again. Without
+      O(purge=true) they are listed in RV(unlisted).
   returned: success
   type: list
   elements: str
 adopted:
   description: Zones made before in explicit mode that are now marked as members of their catalog.
+  returned: success
+  type: list
+  elements: str
+catalog_templates_removed:
+  description: Catalogs whose member template was removed with their members (O(purge=true)).
   returned: success
   type: list
   elements: str
@@ -219,7 +228,9 @@ catalog_templates:
   type: list
   elements: str
 unlisted:
-  description: Zones with the C(dnsops.zonesync) mark that are not in O(zones) and were kept (O(purge=false)).
+  description:
+    - Zones with the C(dnsops.zonesync) mark that are not in O(zones) and were kept (O(purge=false)), and the
+      members of a catalog of this collection that this server no longer consumes (see RV(purged)).
   returned: success
   type: list
   elements: str
@@ -293,7 +304,7 @@ def main():
         _powerdns_db.keep_owner(params['database'])
     result['changed'] = any(result[k] for k in ('created', 'updated', 'metadata_changed', 'loaded', 'keys_added',
                                                 'keys_updated', 'keys_removed', 'purged', 'adopted',
-                                                'catalog_templates'))
+                                                'catalog_templates', 'catalog_templates_removed'))
     if result['unlisted']:
         module.warn('%d zone(s) that this collection created are no longer in the inventory and were kept: %s. '
                     'Set powerdns_purge_removed: true to remove them.'

@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
-from ansible_collections.dnsops.zonesync.plugins.module_utils._powerdns_db import ACCOUNT, apply, plan, read_state
+from ansible_collections.dnsops.zonesync.plugins.module_utils._powerdns_db import ACCOUNT, apply, plan, read_state, summary
 
 SCHEMA = """
 CREATE TABLE domains (id INTEGER PRIMARY KEY, name VARCHAR(255) NOT NULL COLLATE NOCASE, master VARCHAR(128),
@@ -168,3 +168,33 @@ def test_a_zone_powerdns_deleted_after_it_was_read_is_made_again_not_a_crash(db)
     # Metadata for a member that is gone is skipped, not a TypeError.
     apply(db, {'create': [], 'update': [], 'metadata': [{'name': 'gone.test', 'kind': 'ALSO-NOTIFY', 'values': []}],
                'keys_set': [], 'keys_removed': [], 'purge': []})
+
+
+def test_members_of_a_catalog_no_longer_consumed_are_reported_then_purged_with_its_template(db):
+    """PowerDNS keeps the members it made when its consumer zone goes: they would be served, never updated."""
+    wanted = [CONSUMER, {'name': 'm1.test', 'kind': 'member', 'catalog': CATALOG}]
+    apply(db, plan(read_state(db), wanted, KEYS, ['k']))
+    _pdns_creates_member(db, 'm1.test')
+    _pdns_creates_member(db, 'other.test', catalog='elsewhere.invalid')   # a catalog this collection never set up
+    db.execute("INSERT INTO domains (name, type) VALUES ('hand.test', 'NATIVE')")
+    # Still consuming it, with the consumer zone left in place (no purge): members are the catalog's business.
+    kept = plan(read_state(db), ZONES, KEYS, ['k'])
+    assert kept['unlisted'] == [CATALOG] and kept['purge_members'] == [] and kept['templates_removed'] == []
+    purged = plan(read_state(db), ZONES, KEYS, ['k'], purge=True)
+    assert purged['purge'] == [CATALOG] and purged['purge_members'] == ['m1.test']
+    assert purged['templates_removed'] == [CATALOG]
+    apply(db, purged)
+    names = sorted(r[0] for r in db.execute('SELECT name FROM domains'))
+    assert names == ['hand.test', 'other.test', 'p.test', 's.test']
+    assert db.execute('SELECT count(*) FROM zonesync_catalog_metadata').fetchone() == (0,)
+    assert plan(read_state(db), ZONES, KEYS, ['k'], purge=True)['purge_members'] == []
+
+
+def test_members_left_behind_by_a_consumer_zone_removed_by_hand_are_reported(db):
+    wanted = [CONSUMER, {'name': 'm1.test', 'kind': 'member', 'catalog': CATALOG}]
+    apply(db, plan(read_state(db), wanted, KEYS, ['k']))
+    _pdns_creates_member(db, 'm1.test')
+    db.execute('DELETE FROM domains WHERE name = ?', (CATALOG,))
+    changes = plan(read_state(db), ZONES, KEYS, ['k'])
+    assert changes['unlisted'] == ['m1.test'] and changes['purge_members'] == []
+    assert summary(changes)['unlisted'] == ['m1.test']
