@@ -239,7 +239,7 @@ unlisted:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, short_invocation
 
 
 def main():
@@ -310,7 +310,7 @@ def main():
                     'Set powerdns_purge_removed: true to remove them.'
                     % (len(result['unlisted']), ', '.join(result['unlisted'][:10])
                        + (' and %d more' % (len(result['unlisted']) - 10) if len(result['unlisted']) > 10 else '')))
-    module.exit_json(**result)
+    module.exit_json(invocation=short_invocation(module.params), **result)
 
 
 if __name__ == '__main__':

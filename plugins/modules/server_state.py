@@ -210,7 +210,7 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError
+from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, short_invocation
 from ansible_collections.dnsops.zonesync.plugins.module_utils._server_state import (
     LOG_LINES,
     bind_state,
@@ -289,7 +289,7 @@ def main():
         module.fail_json(msg=str(exc))
     if params['as_json']:
         result['zones_json'] = json.dumps(result.pop('zones'), separators=(',', ':'))
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=False, invocation=short_invocation(params), **result)
 
 
 if __name__ == '__main__':

@@ -327,6 +327,7 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
     assert_requirements_present,
     normalize_zone,
     parse_server,
+    short_invocation,
 )
 from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SerialCheck, compact_report, newest_report
 from ansible_collections.dnsops.zonesync.plugins.module_utils._tsig import TSIG_ARGSPEC, load_tsig_option
@@ -417,7 +418,7 @@ def main():
         report = newest_report(report)
     if params['as_json'] and 'zones' in report:
         report['zones_json'] = json.dumps(report.pop('zones'), separators=(',', ':'))
-    module.exit_json(changed=False, **report)
+    module.exit_json(changed=False, invocation=short_invocation(params), **report)
 
 
 if __name__ == '__main__':

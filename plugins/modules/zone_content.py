@@ -189,6 +189,7 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
     check_port,
     normalize_zone,
     parse_server,
+    short_invocation,
 )
 from ansible_collections.dnsops.zonesync.plugins.module_utils._content import zone_digests
 from ansible_collections.dnsops.zonesync.plugins.module_utils._tsig import TSIG_ARGSPEC, load_tsig_option
@@ -256,8 +257,9 @@ def main():
     ok = sum(1 for z in zones if z['status'] == 'ok')
     summary = {'ok': ok, 'failed': len(zones) - ok}
     if params['as_json']:
-        module.exit_json(changed=False, zones_json=json.dumps(zones, separators=(',', ':')), summary=summary)
-    module.exit_json(changed=False, zones=zones, summary=summary)
+        module.exit_json(changed=False, zones_json=json.dumps(zones, separators=(',', ':')), summary=summary,
+                         invocation=short_invocation(params))
+    module.exit_json(changed=False, zones=zones, summary=summary, invocation=short_invocation(params))
 
 
 if __name__ == '__main__':

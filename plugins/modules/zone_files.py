@@ -186,6 +186,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
     ZonesyncError,
     assert_requirements_present,
+    short_invocation,
 )
 
 
@@ -302,7 +303,7 @@ def main():
                   summary=dict(zones=len(zones), changed=len(changed_zones), unchanged=len(zones) - len(changed_zones)))
     if diffs:
         result['diff'] = diffs
-    module.exit_json(**result)
+    module.exit_json(invocation=short_invocation(params), **result)
 
 
 if __name__ == '__main__':

@@ -67,3 +67,13 @@ def test_check_ip_and_format():
     assert format_server('192.0.2.1', 53) == '192.0.2.1'
     assert format_server('192.0.2.1', 5353) == '192.0.2.1:5353'
     assert format_server('2001:db8::1', 5353) == '[2001:db8::1]:5353'
+
+
+def test_long_arguments_are_summed_up_in_the_invocation_and_short_ones_echoed():
+    from ansible_collections.dnsops.zonesync.plugins.module_utils._common import short_invocation
+    params = {'zones': [{'zone': 'z%d.test' % i} for i in range(101)], 'servers': ['192.0.2.1'],
+              'members': dict(('m%d' % i, 'c') for i in range(101)), 'timeout': 5, 'tsig': {'name': 'k', 'secret': 's'}}
+    args = short_invocation(params)['module_args']
+    assert args['zones'] == '(101 entries, not echoed)' and args['members'] == '(101 entries, not echoed)'
+    assert args['servers'] == ['192.0.2.1'] and args['timeout'] == 5 and args['tsig'] == params['tsig']
+    assert short_invocation({'zones': params['zones'][:100]})['module_args']['zones'] == params['zones'][:100]
