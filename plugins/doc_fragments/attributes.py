@@ -15,6 +15,8 @@ Use them with ``extends_documentation_fragment``:
   that never change anything.
 - ``dnsops.zonesync.attributes.tsig``: the ``tsig`` option, parsed by
   ``module_utils/_tsig.py`` (``TSIG_ARGSPEC`` and ``load_tsig_option``).
+- ``dnsops.zonesync.attributes.as_json``: the ``as_json`` option of the modules
+  that return one entry per zone (each documents its ``zones_json``).
 """
 
 from __future__ import annotations
@@ -93,4 +95,16 @@ options:
             M(dnsops.zonesync.tsig_key) with O(dnsops.zonesync.tsig_key#module:format=json).
           - When the file holds more than one key, set O(tsig.name) to choose one.
         type: path
+'''
+
+    # The as_json option of the modules that return one entry per zone (zone_content, server_state, soa_serial)
+    AS_JSON = r'''
+options:
+  as_json:
+    description:
+      - Return the per-zone entries as one JSON string, RV(zones_json), instead of the list RV(zones). Ansible
+        handles one string in a registered variable far faster than thousands of dictionaries; the collection's
+        fleet filters read either. For fleets of thousands of zones.
+    type: bool
+    default: false
 '''

@@ -247,6 +247,16 @@ def _metadata_changes(out, name, have_meta, want_meta):
             out['metadata'].append({'name': name, 'kind': meta_kind, 'values': want})
 
 
+def _delete_zone(db, found):
+    """Delete the zone ``found`` (a cursor over its id, maybe empty) and every row of it."""
+    row = found.fetchone()
+    if row is None:
+        return
+    for table in ZONE_TABLES:
+        db.execute('DELETE FROM %s WHERE domain_id = ?' % table, (row[0],))
+    db.execute('DELETE FROM domains WHERE id = ?', (row[0],))
+
+
 def apply(db, changes):
     """Write ``changes`` (plan) in one transaction; nothing is written when any statement fails."""
     try:
@@ -289,20 +299,10 @@ def apply(db, changes):
         for name in changes['keys_removed']:
             db.execute('DELETE FROM tsigkeys WHERE name = ?', (name,))
         for name in changes['purge']:
-            row = db.execute('SELECT id FROM domains WHERE name = ? AND account = ?', (name, ACCOUNT)).fetchone()
-            if row is None:
-                continue
-            for table in ZONE_TABLES:
-                db.execute('DELETE FROM %s WHERE domain_id = ?' % table, (row[0],))
-            db.execute('DELETE FROM domains WHERE id = ?', (row[0],))
+            _delete_zone(db, db.execute('SELECT id FROM domains WHERE name = ? AND account = ?', (name, ACCOUNT)))
         for name in changes.get('purge_members', []):
             # A member PowerDNS made for a catalog that is gone (never a zone of ACCOUNT, never one made by hand).
-            row = db.execute('SELECT id FROM domains WHERE name = ? AND catalog IS NOT NULL', (name,)).fetchone()
-            if row is None:
-                continue
-            for table in ZONE_TABLES:
-                db.execute('DELETE FROM %s WHERE domain_id = ?' % table, (row[0],))
-            db.execute('DELETE FROM domains WHERE id = ?', (row[0],))
+            _delete_zone(db, db.execute('SELECT id FROM domains WHERE name = ? AND catalog IS NOT NULL', (name,)))
         for catalog in changes.get('templates_removed', []):
             db.execute('DELETE FROM %s WHERE catalog = ?' % TEMPLATE_TABLE, (catalog,))
         db.execute('COMMIT')

@@ -28,6 +28,7 @@ requirements:
 extends_documentation_fragment:
   - dnsops.zonesync.attributes
   - dnsops.zonesync.attributes.info_module
+  - dnsops.zonesync.attributes.as_json
 options:
   server:
     description: The server software.
@@ -81,13 +82,6 @@ options:
   journal_unit:
     description: The systemd unit whose journal is read (default C(named) for BIND, C(pdns) for PowerDNS).
     type: str
-  as_json:
-    description:
-      - Return the per-zone entries as one JSON string, RV(zones_json), instead of the list RV(zones). Ansible
-        handles one string in a registered variable far faster than thousands of dictionaries; the collection's
-        C(fleet_report) filter reads either. For fleets of thousands of zones.
-    type: bool
-    default: false
 notes:
   - BIND's configuration is read from disk as named parses it; a change written but not reloaded shows here before
     named uses it.

@@ -32,6 +32,7 @@ requirements:
 extends_documentation_fragment:
   - dnsops.zonesync.attributes
   - dnsops.zonesync.attributes.info_module
+  - dnsops.zonesync.attributes.as_json
   - dnsops.zonesync.attributes.tsig
 options:
   zones:
@@ -115,14 +116,6 @@ options:
         serial, so that it is never behind a secondary's, for thousands of zones at once.
     type: bool
     default: false
-  as_json:
-    description:
-      - Return the per-zone entries as one JSON string, RV(zones_json), instead of the list RV(zones). Ansible
-        handles one string in a registered variable far faster than thousands of dictionaries; the collection's
-        fleet filters read either. For fleets of thousands of zones, with O(compact).
-      - Ignored with O(newest_only), which returns no per-zone entries.
-    type: bool
-    default: false
 notes:
   - A server whose answer lacks the AA bit, or answers NOTAUTH, SERVFAIL or NXDOMAIN, gets status
     V(not_authoritative); it is not serving the zone, whatever it says.
@@ -174,7 +167,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 zones_json:
-  description: RV(zones) as one compact JSON string, when O(as_json=true) (RV(zones) is then not returned).
+  description:
+    - RV(zones) as one compact JSON string, when O(as_json=true) (RV(zones) is then not returned).
+    - O(newest_only=true) returns no per-zone entries, in either form.
   returned: when O(as_json=true), unless O(newest_only=true)
   type: str
   sample: '[{"zone": "example.test", "reference_serial": 2026112801, "converged": true, "in_sync": 3, "servers": []}]'

@@ -31,6 +31,7 @@ requirements:
 extends_documentation_fragment:
   - dnsops.zonesync.attributes
   - dnsops.zonesync.attributes.info_module
+  - dnsops.zonesync.attributes.as_json
   - dnsops.zonesync.attributes.tsig
 options:
   server:
@@ -68,13 +69,6 @@ options:
     description: Seconds to wait for the connection and for each read, per zone.
     type: float
     default: 10.0
-  as_json:
-    description:
-      - Return the per-zone entries as one JSON string, RV(zones_json), instead of the list RV(zones). Ansible
-        handles one string in a registered variable far faster than thousands of dictionaries; the collection's
-        C(fleet_report) filter reads either. For fleets of thousands of zones.
-    type: bool
-    default: false
 notes:
   - Digests equal those of M(dnsops.zonesync.zone_transfer_check) for the same content (RV(zones[].digest)).
 seealso:
