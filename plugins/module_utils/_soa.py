@@ -54,9 +54,6 @@ except ImportError:
 
 STATUSES = ('in_sync', 'behind', 'ahead', 'not_comparable', 'not_authoritative', 'refused', 'timeout',
             'unreachable', 'tsig_error')
-FAILURE_STATUSES = ('not_authoritative', 'refused', 'timeout', 'unreachable', 'tsig_error')
-
-_TSIG_ERRORS = {16: 'BADSIG', 17: 'BADKEY', 18: 'BADTIME', 22: 'BADTRUNC'}
 _U16 = struct.Struct('!H')
 
 # Queries in flight to one server at once: BIND drops datagrams beyond a few
@@ -635,13 +632,10 @@ def classify_against_reference(result, reference_serial):
         result['status'] = 'in_sync'
         result['lag'] = 0
         return result
-    dist = serial_distance(reference_serial, result['serial'])
+    dist = serial_distance(reference_serial, result['serial'])   # never 0 here: equal serials returned above
     if dist is None:
         result['status'] = 'not_comparable'
         result['lag'] = None
-    elif dist == 0:
-        result['status'] = 'in_sync'
-        result['lag'] = 0
     elif dist > 0:
         result['status'] = 'behind'
         result['lag'] = dist

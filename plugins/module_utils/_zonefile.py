@@ -194,8 +194,7 @@ def _abs(name):
     return name if name.endswith('.') else name + '.'
 
 
-def plan_zone_file(zone, desired_text, existing_text, now=None, keep_serial_from_source=True, min_serial=None,
-                   bump=False):
+def plan_zone_file(zone, desired_text, existing_text, now=None, min_serial=None, bump=False):
     """Decide what to write.
 
     ``min_serial``: the highest serial a secondary of the zone serves. A file whose serial is behind it (a
@@ -227,7 +226,7 @@ def plan_zone_file(zone, desired_text, existing_text, now=None, keep_serial_from
         return {'changed': False, 'serial': existing.serial, 'previous_serial': existing.serial, 'text': None,
                 'records': desired.record_count(), 'reason': 'content unchanged',
                 'digest': desired.content_digest(existing.serial)}
-    floor = desired.serial if (keep_serial_from_source and desired.serial) else None
+    floor = desired.serial or None   # a serial the source gives is never gone below
     serial = next_serial(min_serial if behind else previous, now=now, floor=floor)
     if existing is None:
         reason = 'replacing an unreadable file (%s)' % reason if reason else 'new zone file'
