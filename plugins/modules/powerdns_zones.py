@@ -207,7 +207,7 @@ purged:
   description:
     - Zones removed because O(purge=true).
     - With them, the members PowerDNS made for a catalog this collection set up that this server no longer consumes
-      (its consumer zone removed now or before): PowerDNS keeps such members and never updates them again. Without
+      (its consumer zone removed now or before), which PowerDNS keeps and never updates again. Without
       O(purge=true) they are listed in RV(unlisted).
   returned: success
   type: list
