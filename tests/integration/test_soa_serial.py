@@ -241,7 +241,9 @@ def test_many_zones_one_pass(bind):
     for i, zone in enumerate(zones):
         primary.add_primary(zone, dnslab.make_zone_text(zone, 1000 + i), wait=False)
     primary.start()
-    primary.wait_serial(zones[-1], 1299)
+    # named loads zones in no fixed order (seen under load: 55 of 300 not loaded when the last one was).
+    for i, zone in enumerate(zones):
+        primary.wait_serial(zone, 1000 + i)
     report = check(zones, [primary.address], timeout=2.0)
     assert report['summary']['checks'] == 300
     assert report['summary']['in_sync'] == 300
