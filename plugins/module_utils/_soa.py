@@ -649,7 +649,8 @@ class SerialCheck(object):
     """soa_serial's logic: build the zone x server matrix, query, compare, poll."""
 
     def __init__(self, zones, servers=None, reference=None, key=None, transport='udp', timeout=2.0,
-                 retries=2, wait_timeout=0, poll_interval=1.0, resolvers=None, concurrency=1000):
+                 retries=2, wait_timeout=0, poll_interval=1.0, resolvers=None, concurrency=1000,
+                 stall_timeout=0):
         self.zones = zones
         self.server_specs = servers or []
         self.reference_spec = reference
@@ -657,6 +658,8 @@ class SerialCheck(object):
                                 concurrency=concurrency)
         self.wait_timeout = float(wait_timeout or 0)
         self.poll_interval = max(0.05, float(poll_interval))
+        # Stop waiting early when no server reached the reference serial of one more zone for this long.
+        self.stall_timeout = float(stall_timeout or 0)
         self.resolvers = resolvers or []
         self.timeout = float(timeout)
         self.warnings = []
@@ -708,6 +711,7 @@ class SerialCheck(object):
                     todo.append((zi, si))
         passes = 0
         deadline = start + self.wait_timeout
+        most_in_sync, last_progress, stalled = -1, start, False
         while True:
             passes += 1
             pairs = [(matrix[zi][0], matrix[zi][1][si]['address'], matrix[zi][1][si]['port']) for zi, si in todo]
@@ -717,7 +721,12 @@ class SerialCheck(object):
             if self.wait_timeout <= 0 or report['converged']:
                 break
             now = time.monotonic()
+            if report['summary']['in_sync'] > most_in_sync:
+                most_in_sync, last_progress = report['summary']['in_sync'], now
             if now + self.poll_interval > deadline:
+                break
+            if self.stall_timeout > 0 and now - last_progress >= self.stall_timeout:
+                stalled = True
                 break
             time.sleep(self.poll_interval)
             # Re-query every pair of every zone that has not converged: the
@@ -725,6 +734,7 @@ class SerialCheck(object):
             todo = [(zi, si) for zi, zone_report in enumerate(report['zones']) if not zone_report['converged']
                     for si, entry in enumerate(matrix[zi][1]) if entry['address'] is not None]
         report['passes'] = passes
+        report['stalled'] = stalled
         report['elapsed'] = round(time.monotonic() - start, 3)
         report['warnings'] = self.warnings
         return report

@@ -90,6 +90,16 @@ options:
     description: Seconds between two passes when O(wait_timeout) is positive.
     type: float
     default: 1.0
+  stall_timeout:
+    description:
+      - With a positive O(wait_timeout), stop waiting early once no server has reached the reference serial of one
+        more zone for this many seconds, and return RV(stalled=true).
+      - A fleet that is still transferring its zones keeps making progress and is waited for up to O(wait_timeout);
+        a secondary that waits for its refresh timer, or cannot transfer at all, is found after this many seconds.
+      - V(0) waits up to O(wait_timeout) in every case.
+    type: float
+    default: 0
+    version_added: 0.2.0
   fail_on_divergence:
     description:
       - Fail the task when a zone has not converged (after waiting, when O(wait_timeout) is set).
@@ -283,6 +293,10 @@ passes:
   description: How many times the servers were queried.
   returned: always
   type: int
+stalled:
+  description: True when the wait stopped because no more pair reached the reference serial for O(stall_timeout) seconds.
+  returned: always
+  type: bool
 servers_asked:
   description: With O(compact=true), every address asked, once.
   returned: when O(compact=true)
@@ -342,6 +356,7 @@ def main():
             retries=dict(type='int', default=2),
             wait_timeout=dict(type='float', default=0),
             poll_interval=dict(type='float', default=1.0),
+            stall_timeout=dict(type='float', default=0),
             fail_on_divergence=dict(type='bool', default=False),
             concurrency=dict(type='int', default=1000),
             compact=dict(type='bool', default=False),
@@ -376,6 +391,8 @@ def main():
             raise ZonesyncError('retries: must be 0 or more, got %s.' % params['retries'])
         if params['wait_timeout'] < 0:
             raise ZonesyncError('wait_timeout: must be 0 or more, got %s.' % params['wait_timeout'])
+        if params['stall_timeout'] < 0:
+            raise ZonesyncError('stall_timeout: must be 0 or more, got %s.' % params['stall_timeout'])
         if params['concurrency'] < 1:
             raise ZonesyncError('concurrency: must be at least 1, got %s.' % params['concurrency'])
         if params['servers'] is not None and not params['servers']:
@@ -386,7 +403,8 @@ def main():
         check = SerialCheck(zones, servers=params['servers'], reference=params['reference'], key=key,
                             transport=params['transport'], timeout=params['timeout'], retries=params['retries'],
                             wait_timeout=params['wait_timeout'], poll_interval=params['poll_interval'],
-                            resolvers=params['resolvers'], concurrency=params['concurrency'])
+                            resolvers=params['resolvers'], concurrency=params['concurrency'],
+                            stall_timeout=params['stall_timeout'])
         report = check.run()
     except ZonesyncError as exc:
         module.fail_json(msg=str(exc))

@@ -122,6 +122,53 @@ def test_behind_is_reported_with_lag(bind):
     assert rows[stale.address]['lag'] == 3
 
 
+def test_stall_timeout_ends_a_wait_without_progress(bind):
+    """A server that never moves is found after stall_timeout, long before wait_timeout."""
+    primary = bind()
+    primary.add_primary(ZONE, dnslab.make_zone_text(ZONE, 2024061505))
+    primary.start()
+    stale = bind()
+    stale.add_primary(ZONE, dnslab.make_zone_text(ZONE, 2024061502))
+    stale.start()
+    started = time.monotonic()
+    report = check([ZONE], [primary.address, stale.address], reference=primary.address, wait_timeout=60,
+                   stall_timeout=1.0, poll_interval=0.2)
+    assert time.monotonic() - started < 20
+    assert report['stalled'] is True
+    assert report['converged'] is False
+    assert rows_by_server(report['zones'][0])[stale.address]['status'] == 'behind'
+
+
+def test_stall_timeout_waits_while_zones_keep_converging(bind):
+    """Zones reaching their serial one after another keep the wait going past stall_timeout."""
+    zones = ['z%d.test.' % i for i in range(6)]
+    primary = bind()
+    stale = bind()
+    for zone in zones:
+        primary.add_primary(zone, dnslab.make_zone_text(zone, 10))
+        stale.add_primary(zone, dnslab.make_zone_text(zone, 9))
+    primary.start()
+    stale.start()
+
+    def catch_up():
+        for zone in zones:
+            time.sleep(0.6)
+            stale.set_zone_text(zone, dnslab.make_zone_text(zone, 10))
+            stale.reload(zone)
+
+    thread = threading.Thread(target=catch_up)
+    thread.start()
+    try:
+        report = check(zones, [primary.address, stale.address], reference=primary.address, wait_timeout=60,
+                       stall_timeout=1.5, poll_interval=0.2)
+    finally:
+        thread.join()
+    # 6 zones x 0.6 s is well past stall_timeout, yet the wait went on to the end.
+    assert report['stalled'] is False
+    assert report['converged'] is True, report['summary']
+    assert report['elapsed'] > 1.5
+
+
 def test_rfc1982_wraparound_and_not_comparable(bind):
     new = bind()
     new.add_primary(ZONE, dnslab.make_zone_text(ZONE, 5))
