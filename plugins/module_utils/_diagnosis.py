@@ -17,11 +17,15 @@ _TEXT = {
                     'there and requiring address and key together: allow-transfer {{ !{{ !{{ <addresses already '
                     'listed>; {src}; }}; any; }}; key "{keyname}"; }}; then "named-checkconf && rndc reconfig". With '
                     'dnsops.zonesync, list the secondary in the zone\'s secondaries in zonesync_zones (and its '
-                    'zonesync_transfer_source if it sends from another address) and re-run site.yml.',
+                    'zonesync_transfer_source if it sends from another address) and re-run site.yml. Or the other '
+                    'side: if the secondary should send from an address the ACL already allows, set its '
+                    'transfer-source (and transfer-source-v6) to that address in named.conf; {src} is where this '
+                    'check sent from, which is where the secondary sends from only when it has no transfer-source.',
             'powerdns': 'On the primary, let the key in for the zone: "pdnsutil set-meta {zone} TSIG-ALLOW-AXFR '
                         '{keyname}" (keeping the keys already listed), or add {src} to allow-axfr-ips in pdns.conf for '
                         'unsigned transfers and restart pdns. With dnsops.zonesync, list the secondary in the zone\'s '
-                        'secondaries in zonesync_zones and re-run site.yml.',
+                        'secondaries in zonesync_zones and re-run site.yml. Or the other side: a PowerDNS secondary '
+                        'sends from query-local-address (pdns.conf); set it to an address the primary allows.',
         }),
     'not_authoritative': (
         '{server} is not authoritative for {zone}: the zone is not configured there, failed to load, or the '
@@ -113,6 +117,37 @@ _TEXT = {
                     '"journalctl -u named"); a secondary whose copy expired must reach its own primary again.',
             'powerdns': 'Look at the pdns log on {server}; run "pdnsutil check-zone {zone}"; a secondary must '
                         'reach its primary ("pdns_control retrieve {zone}").',
+        }),
+    'not_implemented': (
+        '{server} answered NOTIMP to the transfer of {zone}: it does not implement this kind of transfer (an IXFR '
+        'that fails this way is asked again as AXFR), or it is not a DNS server that does zone transfers.',
+        {
+            'bind': 'Check that {server} runs named and serves {zone} ("rndc zonestatus {zone}"); BIND 9 implements '
+                    'AXFR and IXFR, so NOTIMP means another program answers on that address and port.',
+            'powerdns': 'Check that {server} runs pdns with a backend that serves {zone} ("pdnsutil list-zone '
+                        '{zone}"); PowerDNS answers IXFR only for primary zones with the data for it, and falls back '
+                        'to AXFR itself.',
+        }),
+    'limit_exceeded': (
+        'The transfer of {zone} from {server} was stopped: {detail}. A server that sends more than a zone holds is '
+        'broken or hostile; a zone really that large needs a higher limit.',
+        {
+            'bind': 'If {zone} really is that large ("named-compilezone -f raw -F text ..." or "rndc zonestatus '
+                    '{zone}" on {server} shows its size), raise max_records, max_bytes or max_time; if not, look at '
+                    'what {server} sends ("dig @{server} {zone} AXFR | tail").',
+            'powerdns': 'If {zone} really is that large ("pdnsutil list-zone {zone} | wc -l" on {server}), raise '
+                        'max_records, max_bytes or max_time; if not, look at what {server} sends '
+                        '("dig @{server} {zone} AXFR | tail").',
+        }),
+    'tsig_unknown_key': (
+        '{server} signed its answer for {zone} with another key than the request\'s ({detail}): the server is told '
+        'to sign for this client with a key the check was not given.',
+        {
+            'bind': 'On {server}, look for a server {{ ... keys {{ ...; }}; }} statement or a view that picks another '
+                    'key for this client, and give the check the key the zone\'s allow-transfer names ("{keyname}" '
+                    'was sent).',
+            'powerdns': 'On {server}, compare "pdnsutil get-meta {zone} TSIG-ALLOW-AXFR" with the key given to the '
+                        'check ("{keyname}" was sent), and check "pdnsutil list-tsig-keys".',
         }),
     'incomplete': (
         'The transfer of {zone} from {server} broke off: {detail}. A secondary discards such a transfer and keeps '

@@ -42,9 +42,12 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import serial_compare, serial_distance
 from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import SoaEngine, tsig_error_text
 from ansible_collections.dnsops.zonesync.plugins.module_utils._wire import (
+    CLASS_ANY,
     CLASS_IN,
     MAX_POINTER_HOPS,
+    TYPE_OPT,
     TYPE_SOA,
+    TYPE_TSIG,
     Decline,
     TsigSigner,
     canonical_rdata,
@@ -56,6 +59,7 @@ try:
     import dns.flags
     import dns.message
     import dns.name
+    import dns.opcode
     import dns.rcode
     import dns.rdata
     import dns.rdataclass
@@ -84,11 +88,22 @@ DETAIL_BUDGET = 100000
 # Bytes of a transfer kept in memory ahead of the parser before the reader
 # thread spills to a temporary file.
 STREAM_MEMORY = 32 << 20
+# What one transfer may cost at most, unless the caller says otherwise: sized
+# for the largest zones a registry serves (tens of millions of records, a few
+# GB on the wire), so that only a server that streams without end crosses them.
+MAX_RECORDS = 50000000
+MAX_BYTES = 8 << 30
+MAX_TIME = 900.0
 
 _HEADER = struct.Struct('!HHHHHH')
 _RR = struct.Struct('!HHIH')
 _U16 = struct.Struct('!H')
 _U32 = struct.Struct('!I')
+_QUESTION = struct.Struct('!HH')
+# Header bits (RFC 1035 4.1.1).
+_QR = 0x8000
+_OPCODE = 0x7800
+_RCODE = 0x000F
 
 # Framing states
 _FIRST, _SECOND, _AXFR, _IXFR_DELETE, _IXFR_ADD, _DONE = range(6)
@@ -156,10 +171,22 @@ class ZoneDigest(object):
             self.bucket_counts = None
         self.select = select
         self.hold_limit = hold_limit if select is None else None
-        self.held = {} if (collect or select is not None) else None
+        self.collecting = bool(collect or select is not None)
+        self.held = {} if self.collecting else None
         self.held_records = 0
         # True once bucket sums hold part of a message the fast reader declined: they are then
         # not exact (the total and count are) and a comparison computes them again.
+        self.buckets_dirty = False
+
+    def reset(self):
+        """Forget every record added (a failed IXFR's opening SOA, before the AXFR asked in its place)."""
+        self.total = 0
+        self.count = 0
+        if self.buckets is not None:
+            self.buckets = [0] * BUCKETS
+            self.bucket_counts = array.array('L', [0]) * BUCKETS
+        self.held = {} if self.collecting else None
+        self.held_records = 0
         self.buckets_dirty = False
 
     def add(self, name, ttl, rdata):
@@ -222,6 +249,35 @@ class ZoneDigest(object):
 _FIRST_CHUNK, _DEFERRED, _RUNNING = range(3)
 
 
+class _LimitReached(Exception):
+    """The stream crossed max_bytes or max_time (see TransferLimits)."""
+
+    def __init__(self, limit):
+        Exception.__init__(self, limit)
+        self.limit = limit
+
+
+class TransferLimits(object):
+    """What one transfer may cost: records, bytes on the wire, seconds in all (not per read)."""
+
+    __slots__ = ('records', 'bytes', 'time')
+
+    def __init__(self, max_records=MAX_RECORDS, max_bytes=MAX_BYTES, max_time=MAX_TIME):
+        self.records = int(max_records)
+        self.bytes = int(max_bytes)
+        self.time = float(max_time)
+
+    def failure(self, limit, result):
+        """The TransferFailed for crossing ``limit`` ('max_records', 'max_bytes' or 'max_time')."""
+        value = {'max_records': self.records, 'max_bytes': self.bytes, 'max_time': self.time}[limit]
+        unit = {'max_records': 'records', 'max_bytes': 'bytes', 'max_time': 'seconds'}[limit]
+        return TransferFailed(
+            'limit_exceeded', 'the transfer was stopped when it crossed %s=%s (%s) after %d message(s), %d '
+            'record(s) and %d byte(s)' % (limit, value if limit != 'max_time' else '%g' % value, unit,
+                                         result['messages'], result['records'], result['bytes']),
+            limit=limit, limit_value=value)
+
+
 def _whole_messages(data):
     """Whether ``data`` is a run of whole length-prefixed DNS messages (RFC 1035 4.2.2), ending at its end."""
     pos = 0
@@ -253,8 +309,13 @@ class _Stream(object):
 
     CHUNK = 1 << 18
 
-    def __init__(self, sock, threaded=True, memory_limit=STREAM_MEMORY):
+    def __init__(self, sock, threaded=True, memory_limit=STREAM_MEMORY, deadline=None, max_bytes=None):
         self.sock = sock
+        # max_time: no read waits past ``deadline`` (time.monotonic()); max_bytes: the reader thread stops once
+        # it has read a message's worth more than ``max_bytes``, so that the spill file stays bounded too.
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.received = 0
         self.buf = b''
         self.pos = 0
         self.threaded = threaded
@@ -289,6 +350,10 @@ class _Stream(object):
                     end = EOFError()
                     break
                 self._put(data)
+                self.received += len(data)
+                if self.max_bytes is not None and self.received > self.max_bytes + 65537:
+                    end = _LimitReached('max_bytes')
+                    break
         except Exception as exc:  # handed to the parser, raised where it needs more data
             end = exc
         with self.cond:
@@ -317,6 +382,25 @@ class _Stream(object):
     # -- parser side ---------------------------------------------------------
     def _recv(self, wait=None):
         """A chunk read from the socket by the caller; None when ``wait`` seconds passed without one."""
+        if wait is None and self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise _LimitReached('max_time')
+            saved = self.sock.gettimeout()
+            if saved is None or saved > remaining:
+                self.sock.settimeout(remaining)
+                try:
+                    data = self.sock.recv(self.CHUNK)
+                except socket.timeout:
+                    if time.monotonic() >= self.deadline:
+                        raise _LimitReached('max_time')
+                    raise
+                finally:
+                    self.sock.settimeout(saved)
+                if not data:
+                    raise EOFError()
+                self.received += len(data)
+                return data
         if wait is not None:
             saved = self.sock.gettimeout()
             self.sock.settimeout(wait)
@@ -330,6 +414,7 @@ class _Stream(object):
         data = self.sock.recv(self.CHUNK)
         if not data:
             raise EOFError()
+        self.received += len(data)
         return data
 
     def _next_chunk(self, wait=None):
@@ -352,7 +437,13 @@ class _Stream(object):
                     self.cond.wait(wait)
                 else:
                     while not self.chunks and self.end is None:
-                        self.cond.wait()
+                        if self.deadline is None:
+                            self.cond.wait()
+                            continue
+                        remaining = self.deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise _LimitReached('max_time')
+                        self.cond.wait(remaining)
             if not self.chunks:
                 if wait is not None:
                     return None
@@ -541,14 +632,23 @@ def classify_error_message(wire, key, local_time):
     if rcode == dns.rcode.SERVFAIL:
         return 'servfail', 'the server answered SERVFAIL', extra
     if rcode == dns.rcode.NOTIMP:
-        return 'refused', 'the server answered NOTIMP: it does not do zone transfers', extra
+        return 'not_implemented', 'the server answered NOTIMP: it does not implement this kind of transfer', extra
+    if rcode == dns.rcode.FORMERR:
+        return 'malformed', 'the server answered FORMERR: it could not read the request', extra
     return 'malformed', 'unexpected response code %s' % dns.rcode.to_text(rcode), extra
 
 
 def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, source=None, timeout=10.0,
              digest=None, fast=True, reader_thread=True, parse_delays=(), stream_memory=STREAM_MEMORY, stats=None,
-             signers=None):
+             signers=None, limits=None):
     """Run one AXFR or IXFR and return a result dict (status 'ok' or a failure status).
+
+    ``timeout`` bounds each wait for data; ``limits`` (TransferLimits, defaults when None) bounds the records,
+    the bytes and the whole time of the transfer: crossing one ends it at once with status limit_exceeded.
+
+    An IXFR that the server answers with NOTIMP or FORMERR, or whose increments break the framing, is asked
+    again as AXFR (as secondaries do, RFC 1995 section 4), with ``fallback: axfr`` and the IXFR's failure in
+    ``ixfr_failure``.
 
     Test hooks: ``fast=False`` parses every message with dnspython (the
     reference the fast reader is tested against); ``reader_thread=False``
@@ -559,6 +659,31 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
     held in memory ahead of the parser) and spilled (bytes that went to the
     temporary file). ``signers``: see xfr_query().
     """
+    limits = limits or TransferLimits()
+    result = _transfer_once(zone, address, port, rdtype, serial, key, source, timeout, digest, fast, reader_thread,
+                            parse_delays, stream_memory, stats, signers, limits)
+    if result['type'] == 'IXFR' and _ixfr_falls_back(result):
+        if digest is not None:
+            digest.reset()
+        failure = {'status': result['status'], 'detail': result['detail'], 'rcode': result.get('rcode')}
+        spent = result['duration'] or 0.0
+        remaining = TransferLimits(limits.records, limits.bytes, max(limits.time - spent, 0.001))
+        result = _transfer_once(zone, address, port, 'AXFR', None, key, source, timeout, digest, fast,
+                                reader_thread, (), stream_memory, stats, signers, remaining)
+        result.update(type='IXFR', fallback='axfr', ixfr_failure=failure, ixfr_fallback_to_axfr=True,
+                      up_to_date=False, duration=round(result['duration'] + spent, 4))
+    return result
+
+
+def _ixfr_falls_back(result):
+    """Whether a failed IXFR is asked again as AXFR: NOTIMP, FORMERR, or increments that break the framing."""
+    if result['status'] == 'not_implemented' or result.get('rcode') == 'FORMERR':
+        return True
+    return result['status'] == 'malformed' and 'ixfr_changes' in result
+
+
+def _transfer_once(zone, address, port, rdtype, serial, key, source, timeout, digest, fast, reader_thread,
+                   parse_delays, stream_memory, stats, signers, limits):
     rdtype_value = dns.rdatatype.from_text(rdtype)
     is_ixfr = rdtype_value == dns.rdatatype.IXFR
     query = xfr_query(zone, rdtype_value, serial, key, signers)
@@ -569,7 +694,9 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
     if is_ixfr:
         result['ixfr_fallback_to_axfr'] = False
         result['up_to_date'] = False
+        result['fallback'] = None
     start = time.monotonic()
+    deadline = start + limits.time
     family = socket.AF_INET6 if ':' in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     stream = None
@@ -586,7 +713,9 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
                                         % source)
                 raise ZonesyncError('source: cannot bind %s: %s' % (source, exc.strerror or exc))
         try:
+            sock.settimeout(min(timeout, limits.time))
             sock.connect((address, port))
+            sock.settimeout(timeout)
         except ConnectionRefusedError:
             return _tcp_failed(result, 'refused', zone, address, port, key, source, timeout, start)
         except socket.timeout:
@@ -598,15 +727,26 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
         try:
             sock.sendall(struct.pack('!H', len(wire)) + wire)
             reader = _MessageReader(query, zone, key, serial, is_ixfr, result, digest, fast)
-            stream = _Stream(sock, threaded=reader_thread, memory_limit=stream_memory)
-            _read_stream(stream, query, result, reader, parse_delays)
+            stream = _Stream(sock, threaded=reader_thread, memory_limit=stream_memory, deadline=deadline,
+                             max_bytes=limits.bytes)
+            _read_stream(stream, query, result, reader, parse_delays, limits, deadline)
+        except _LimitReached as exc:
+            exc = limits.failure(exc.limit, result)
+            result.update(status=exc.status, detail=exc.detail)
+            result.update(exc.extra)
         except TransferFailed as exc:
             result.update(status=exc.status, detail=exc.detail)
             result.update(exc.extra)
             if exc.status == 'not_authoritative' and exc.extra.get('rcode') == 'NOTAUTH':
                 _notauth_or_refused(result, zone, address, port, key, source, timeout)
+            elif exc.status == 'tsig_bad_key':
+                _bad_key_or_wrong_server(result, zone, address, port, source, timeout)
         except socket.timeout:
-            if result['messages'] == 0 and result['bytes'] == 0:
+            if time.monotonic() >= deadline:
+                exc = limits.failure('max_time', result)
+                result.update(status=exc.status, detail=exc.detail)
+                result.update(exc.extra)
+            elif result['messages'] == 0 and result['bytes'] == 0:
                 _silent_after_connect(result, zone, address, port, source, timeout)
             else:
                 result.update(status='timeout', detail='the server stopped sending after %d message(s); no data '
@@ -628,28 +768,37 @@ def transfer(zone, address, port=53, rdtype='AXFR', serial=None, key=None, sourc
     return _finish(result, start)
 
 
-def _read_stream(stream, query, result, reader, parse_delays=()):
-    length, msg_start = _read_first_head(stream, query.id)
-    msg_wire = msg_start + stream.read(length - 2)
+def _read_stream(stream, query, result, reader, parse_delays=(), limits=None, deadline=None):
+    limits = limits or TransferLimits()
+    length, head = _read_first_head(stream, query.id)
     while True:
+        if result['bytes'] + length + 2 > limits.bytes:
+            raise limits.failure('max_bytes', result)
+        msg_wire = head + stream.read(length - len(head))
         result['bytes'] += length + 2
         result['messages'] += 1
         if result['messages'] <= len(parse_delays):
             time.sleep(parse_delays[result['messages'] - 1])
-        if reader.message(msg_wire):
+        done = reader.message(msg_wire)
+        if result['records'] > limits.records:
+            raise limits.failure('max_records', result)
+        if done:
             return
+        if deadline is not None and time.monotonic() >= deadline:
+            raise limits.failure('max_time', result)
         (length,) = struct.unpack('!H', stream.read(2))
-        msg_wire = stream.read(length)
+        head = b''
 
 
 class _Frame(object):
     """Where the SOA framing of a transfer stands (RFC 5936 section 2.2, RFC 1995 section 4)."""
 
-    __slots__ = ('state', 'soa_serial', 'records', 'deleted', 'added', 'incremental', 'fallback')
+    __slots__ = ('state', 'soa_serial', 'soa', 'records', 'deleted', 'added', 'incremental', 'fallback')
 
     def __init__(self):
         self.state = _FIRST
         self.soa_serial = None
+        self.soa = None  # the opening SOA: (class, digestable rdata), which the closing one must equal
         self.records = 0
         self.deleted = 0
         self.added = 0
@@ -663,21 +812,33 @@ class _Frame(object):
         return other
 
 
-def _frame(frame, is_soa, serial, is_ixfr, zone):
-    """Advance the framing by one record; returns _CONTENT, _COUNT or _SKIP, or raises TransferFailed."""
+def _closing(frame, soa, serial):
+    """Check that the closing SOA equals the opening one (RFC 5936 2.2: owner, class and every field)."""
+    if serial != frame.soa_serial:
+        raise TransferFailed('malformed', 'the closing SOA has serial %d, the opening one %d'
+                             % (serial, frame.soa_serial))
+    if soa != frame.soa:
+        raise TransferFailed('malformed', 'the closing SOA has the opening serial %d but differs from the opening '
+                             'SOA in its other fields (RFC 5936 2.2)' % serial)
+    frame.state = _DONE
+    return _SKIP
+
+
+def _frame(frame, is_soa, serial, is_ixfr, zone, soa=None):
+    """Advance the framing by one record; returns _CONTENT, _COUNT or _SKIP, or raises TransferFailed.
+
+    ``soa`` is the record's (class, digestable rdata) when ``is_soa``.
+    """
     state = frame.state
     if state == _AXFR:
         if is_soa:
-            if serial != frame.soa_serial:
-                raise TransferFailed('malformed', 'the closing SOA has serial %d, the opening one %d'
-                                     % (serial, frame.soa_serial))
-            frame.state = _DONE
-            return _SKIP
+            return _closing(frame, soa, serial)
         return _CONTENT
     if state == _FIRST:
         if not is_soa:
             raise TransferFailed('malformed', 'the transfer does not start with the SOA of %s' % zone.to_text())
         frame.soa_serial = serial
+        frame.soa = soa
         frame.state = _SECOND
         return _CONTENT
     if state == _SECOND:
@@ -688,7 +849,7 @@ def _frame(frame, is_soa, serial, is_ixfr, zone):
         if is_ixfr:
             frame.fallback = True
         frame.state = _AXFR
-        return _frame(frame, is_soa, serial, is_ixfr, zone)
+        return _frame(frame, is_soa, serial, is_ixfr, zone, soa)
     if state == _IXFR_DELETE:
         if is_soa:
             frame.state = _IXFR_ADD
@@ -697,8 +858,7 @@ def _frame(frame, is_soa, serial, is_ixfr, zone):
         return _COUNT
     if state == _IXFR_ADD:
         if is_soa and serial == frame.soa_serial:
-            frame.state = _DONE
-            return _SKIP
+            return _closing(frame, soa, serial)
         if is_soa:
             frame.state = _IXFR_DELETE
         else:
@@ -726,6 +886,7 @@ class _MessageReader(object):
         self.keyring = key if key is not None else False
         self.client_serial = client_serial
         self.is_ixfr = is_ixfr
+        self.qtype = dns.rdatatype.IXFR if is_ixfr else dns.rdatatype.AXFR
         self.result = result
         self.digest = digest
         self.fast = fast
@@ -754,6 +915,17 @@ class _MessageReader(object):
         return self._fast_finish(wire, staged)
 
     def _tsig_failed(self, exc, wire, local_time):
+        if isinstance(exc, (dns.tsig.BadKey, dns.tsig.BadAlgorithm, dns.message.UnknownTSIGKey)):
+            # The answer is signed, by the server, with a key this client was not given: another name or algorithm.
+            raw, tsig = _tsig_rdata(wire)
+            name = raw.tsig.name.to_text(omit_final_dot=True) if raw is not None and raw.tsig else '?'
+            algorithm = tsig.algorithm.to_text(omit_final_dot=True) if tsig is not None else '?'
+            raise TransferFailed('tsig_unknown_key', 'message %d is signed with key "%s" (%s), but the request was '
+                                 'signed with "%s" (%s): this check does not know that key' % (
+                                     self.result['messages'], name, algorithm,
+                                     self.key.name.to_text(omit_final_dot=True),
+                                     self.key.algorithm.to_text(omit_final_dot=True)),
+                                 response_key=name, response_algorithm=algorithm)
         if self.first:
             status, detail, extra = classify_error_message(wire, self.key, local_time)
             if status.startswith('tsig_') or status != 'malformed':
@@ -822,14 +994,29 @@ class _MessageReader(object):
                                  % (result['messages'], message.id, self.query_id))
         if not message.flags & dns.flags.QR:
             raise TransferFailed('malformed', 'message %d is not a response' % result['messages'])
+        if message.opcode() != dns.opcode.QUERY:
+            raise TransferFailed('malformed', 'message %d has opcode %s, not QUERY (RFC 5936 2.2)'
+                                 % (result['messages'], dns.opcode.to_text(message.opcode())))
         if message.rcode() != dns.rcode.NOERROR:
             if self.first:
                 status, detail, extra = classify_error_message(wire, self.key, local_time)
                 raise TransferFailed(status, detail, **extra)
             raise TransferFailed('incomplete', 'message %d ends the transfer with %s' % (
                 result['messages'], dns.rcode.to_text(message.rcode())))
-        if self.first and not message.question and not message.answer:
-            raise TransferFailed('malformed', 'the first message has neither question nor answer')
+        if len(message.question) > 1:
+            raise TransferFailed('malformed', 'message %d carries %d questions (RFC 5936 2.2.1 allows one)'
+                                 % (result['messages'], len(message.question)))
+        if message.question:
+            asked = message.question[0]
+            if asked.name != self.zone or asked.rdtype != self.qtype or asked.rdclass != dns.rdataclass.IN:
+                raise TransferFailed('malformed', 'message %d answers %s %s %s, not the query\'s %s IN %s '
+                                     '(RFC 5936 2.2.1)' % (
+                                         result['messages'], asked.name.to_text(),
+                                         dns.rdataclass.to_text(asked.rdclass), dns.rdatatype.to_text(asked.rdtype),
+                                         self.zone.to_text(), dns.rdatatype.to_text(self.qtype)))
+        if not message.answer:
+            raise TransferFailed('malformed', 'message %d carries no records: an empty answer is not a zone '
+                                 'transfer (RFC 5936 2.2)' % result['messages'])
         self._signed(message.had_tsig)
         self.tsig_ctx = message.tsig_ctx
         frame = self.frame
@@ -838,7 +1025,8 @@ class _MessageReader(object):
             for rrset in message.answer:
                 is_soa = rrset.rdtype == dns.rdatatype.SOA and rrset.name == self.zone
                 for rdata in rrset:
-                    action = _frame(frame, is_soa, rdata.serial if is_soa else None, self.is_ixfr, self.zone)
+                    action = _frame(frame, is_soa, rdata.serial if is_soa else None, self.is_ixfr, self.zone,
+                                    (rdata.rdclass, rdata.to_digestable()) if is_soa else None)
                     if action == _SKIP:
                         continue
                     frame.records += 1
@@ -861,19 +1049,20 @@ class _MessageReader(object):
         """
         size = len(wire)
         msg_id, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(wire, 0)
-        if msg_id != self.query_id or not flags & 0x8000 or flags & 0x000F or nscount or arcount > 1:
+        if msg_id != self.query_id or not flags & _QR or flags & (_OPCODE | _RCODE) or nscount or arcount > 1:
             raise Decline('header')
-        if self.first and not qdcount and not ancount:
-            raise Decline('empty first message')
+        if not ancount or qdcount > 1:
+            raise Decline('no answer, or more than one question')
         cache = {}
         off = 12
-        for dummy in range(qdcount):
-            off = read_name(wire, off, size, cache)[1] + 4
-        if off > size:
-            raise Decline('question')
+        zone_wire = self.zone_wire
+        if qdcount:
+            ent = read_name(wire, off, size, cache)
+            off = ent[1] + 4
+            if off > size or ent[3] != zone_wire or _QUESTION.unpack_from(wire, off - 4) != (self.qtype, 1):
+                raise Decline('question')
         frame = self.frame.copy()
         digest = self.digest
-        zone_wire = self.zone_wire
         is_ixfr = self.is_ixfr
         total = 0
         count = 0
@@ -943,14 +1132,14 @@ class _MessageReader(object):
                 raise Decline('rdata past the end')
             if rdclass == 1 and (rdtype == 1 and rdlen == 4 or rdtype == 28 and rdlen == 16):
                 canonical = None
-            elif rdtype == 41 or rdtype == 250:
+            elif rdtype == TYPE_OPT or rdtype == TYPE_TSIG:
                 raise Decline('OPT or TSIG in the answer section')
             else:
                 canonical = canonical_of(wire, rdtype, rdclass, rdata_start, end, cache)
-            if rdtype == 6 or not in_axfr:
-                is_soa = rdtype == 6 and owner == zone_wire
+            if rdtype == TYPE_SOA or not in_axfr:
+                is_soa = rdtype == TYPE_SOA and owner == zone_wire
                 action = _frame(frame, is_soa, _U32.unpack_from(wire, end - 20)[0] if is_soa else None,
-                                is_ixfr, self.zone)
+                                is_ixfr, self.zone, (rdclass, canonical) if is_soa else None)
                 in_axfr = frame.state == axfr
                 if action == _SKIP:
                     off = end
@@ -998,7 +1187,7 @@ class _MessageReader(object):
             off = ent[1]
             rdtype, rdclass, ttl, rdlen = unpack(wire, off)
             rdata_start = off + 10
-            if rdtype != 250 or rdclass != 255 or rdata_start + rdlen != size or self.key is None:
+            if rdtype != TYPE_TSIG or rdclass != CLASS_ANY or rdata_start + rdlen != size or self.key is None:
                 raise Decline('additional section')
             tsig = (tsig_start, dns.name.from_wire(ent[0], 0)[0],
                     dns.rdata.from_wire(dns.rdataclass.ANY, dns.rdatatype.TSIG, wire, rdata_start, rdlen))
@@ -1076,6 +1265,8 @@ def _notauth_or_refused(result, zone, address, port, key, source, timeout):
                           'not allowed to transfer the zone' % signed['serial'])
             return
         if signed['status'] == 'tsig_error' and signed.get('rcode') == 'NOTAUTH':
+            if _zone_not_served(result, zone, address, port, source, timeout, 'an unsigned NOTAUTH'):
+                return
             result.update(status='tsig_unsigned_response', detail='the server rejected the signed request with an '
                           'unsigned NOTAUTH that names no TSIG error (PowerDNS does this when the key name, the '
                           'algorithm, the secret or the clock is wrong)')
@@ -1085,6 +1276,32 @@ def _notauth_or_refused(result, zone, address, port, key, source, timeout):
         result.update(status='refused', detail='the server answered NOTAUTH to the transfer although it serves '
                       'the zone (serial %d): it does not allow this client to transfer (PowerDNS answers an '
                       'ACL denial this way)' % probe['serial'])
+
+
+def _bad_key_or_wrong_server(result, zone, address, port, source, timeout):
+    """A BADKEY from a server that does not serve the zone at all is a wrong-primary problem, not a key problem.
+
+    The server knows neither the key nor the zone: installing the key there would not help. An unsigned SOA query
+    tells: an authoritative answer means the zone is served and the key is what is missing.
+    """
+    _zone_not_served(result, zone, address, port, source, timeout, 'BADKEY')
+
+
+def _zone_not_served(result, zone, address, port, source, timeout, what):
+    """Turn a key failure into not_authoritative when an unsigned SOA query shows the zone is not served there.
+
+    BIND and PowerDNS answer REFUSED for a zone they do not serve (BIND also for a client its allow-query leaves
+    out, which the detail says). Returns True when it did.
+    """
+    probe = _udp_probe(zone, address, port, None, source, timeout, retries=1)
+    if probe['status'] not in ('not_authoritative', 'refused'):
+        return False
+    result.update(status='not_authoritative', tsig_error=what, detail=(
+        'the server answered %s to the signed transfer, and an unsigned SOA query for %s gets %s: it does not serve '
+        'the zone%s, so the request went to the wrong server or the zone is missing there; the key is not what to '
+        'fix first' % (what, zone.to_text(), probe.get('error') or probe.get('rcode'),
+                       ' (or its allow-query leaves this host out)' if probe['status'] == 'refused' else '')))
+    return True
 
 
 def _tcp_failed(result, how, zone, address, port, key, source, timeout, start):
@@ -1185,7 +1402,8 @@ def _plan_batches(differing, counts_a, counts_b, budget):
 class _Copy(object):
     """Where one copy of the zone is read from, and how: enough to read it again."""
 
-    def __init__(self, zone, entry, serial, key, source, timeout, ignore_ttl, ignore_types):
+    def __init__(self, zone, entry, serial, key, source, timeout, ignore_ttl, ignore_types, limits=None):
+        self.limits = limits
         self.zone = zone
         self.entry = entry
         self.serial = serial
@@ -1205,7 +1423,7 @@ class _Copy(object):
         """
         digest = self.digest(buckets=True, select=frozenset(select) if select is not None else None)
         result = transfer(self.zone, self.entry['address'], self.entry['port'], key=self.key, source=self.source,
-                          timeout=self.timeout, digest=digest)
+                          timeout=self.timeout, digest=digest, limits=self.limits)
         if result['status'] != 'ok':
             return None, '%s: %s' % (result['server'], result['detail'])
         if result['serial'] != self.serial:
@@ -1264,7 +1482,7 @@ def compare_copies(primary, first_digest, secondary, second_digest, limit, budge
 
 def check_zone_transfer(zone, server, port=53, rdtype='AXFR', serial=None, key=None, source=None,
                         expect='allowed', compare_with=None, timeout=10.0, ignore_ttl=False, ignore_dnssec=False,
-                        max_differences=100, key_name=None, ignore_types=()):
+                        max_differences=100, key_name=None, ignore_types=(), limits=None):
     """zone_transfer_check's logic. Returns (ok, result)."""
     compare_with = compare_with or []
     collect = bool(compare_with)
@@ -1274,7 +1492,7 @@ def check_zone_transfer(zone, server, port=53, rdtype='AXFR', serial=None, key=N
     digest = ZoneDigest(zone, ignore_ttl=ignore_ttl, ignore_types=ignored, collect=collect, buckets=collect,
                         hold_limit=HOLD_LIMIT)
     primary = transfer(zone, server['address'], server['port'], rdtype=rdtype, serial=serial, key=key,
-                       source=source, timeout=timeout, digest=digest)
+                       source=source, timeout=timeout, digest=digest, limits=limits)
     is_full = primary['status'] == 'ok' and not primary.get('up_to_date') and \
         (rdtype.upper() == 'AXFR' or primary.get('ixfr_fallback_to_axfr'))
     if is_full:
@@ -1292,7 +1510,7 @@ def check_zone_transfer(zone, server, port=53, rdtype='AXFR', serial=None, key=N
                                 'use type=axfr (the IXFR answer was incremental or up to date).')
         engine = SoaEngine(key=key, transport='udp', timeout=min(timeout, 3.0), retries=1, source=source)
         probes = engine.run([(zone, entry['address'], entry['port']) for entry in compare_with])
-        first = _Copy(zone, server, primary['serial'], key, source, timeout, ignore_ttl, ignored)
+        first = _Copy(zone, server, primary['serial'], key, source, timeout, ignore_ttl, ignored, limits)
         for entry, probe in zip(compare_with, probes):
             comparisons.append(_compare_one(zone, primary, digest, first, entry, probe, max_differences))
     result['compared'] = comparisons
@@ -1349,11 +1567,11 @@ def _compare_one(zone, primary, digest, first, entry, probe, limit):
                    % (entry['server'], probe['serial'], -dist, primary['serial']))
         return out
     second = _Copy(zone, entry, probe['serial'], first.key, first.source, first.timeout, first.ignore_ttl,
-                   first.ignore_types)
+                   first.ignore_types, first.limits)
     # The secondary's records are worth holding only when the primary's could all be held too.
     other = second.digest(collect=digest.held is not None, buckets=True, hold_limit=HOLD_LIMIT)
     copy = transfer(zone, entry['address'], entry['port'], key=first.key, source=first.source, timeout=first.timeout,
-                    digest=other)
+                    digest=other, limits=first.limits)
     if copy['status'] in DECLINED:
         # Secondaries commonly allow no transfers at all: the serials agree, the content cannot be read.
         out.update(status='serial_only', detail='same serial; content not compared because %s declined the '

@@ -105,11 +105,41 @@ options:
     description: Seconds to wait for the connection and for each read.
     type: float
     default: 10.0
+  max_records:
+    description:
+      - The most records one transfer may carry. A transfer that crosses it stops at once with status
+        V(limit_exceeded), so that a server streaming without end is not read for ever.
+      - The default fits the largest zones a registry serves; raise it only for a zone larger than that.
+    type: int
+    default: 50000000
+    version_added: 0.2.0
+  max_bytes:
+    description:
+      - The most bytes one transfer may carry on the wire, length prefixes included. A transfer that crosses it stops
+        at once with status V(limit_exceeded).
+      - It also bounds the temporary file that holds what arrived ahead of the parser.
+    type: int
+    default: 8589934592
+    version_added: 0.2.0
+  max_time:
+    description:
+      - Seconds one transfer may take in all, from the connection to the closing SOA (O(timeout) bounds each
+        read). A transfer that takes longer stops with status V(limit_exceeded).
+    type: float
+    default: 900
+    version_added: 0.2.0
 notes:
-  - "Statuses: V(ok), V(refused), V(not_authoritative), V(tsig_bad_key), V(tsig_bad_signature), V(tsig_bad_time),
-    V(tsig_unsigned_response), V(tcp_unreachable), V(unreachable), V(timeout), V(servfail), V(incomplete),
-    V(malformed), V(serial_not_incremented), V(secondary_behind), V(secondary_ahead), V(not_comparable),
-    V(open_transfer)."
+  - "Statuses: V(ok), V(refused), V(not_authoritative), V(not_implemented), V(tsig_bad_key), V(tsig_bad_signature),
+    V(tsig_bad_time), V(tsig_unknown_key), V(tsig_unsigned_response), V(tcp_unreachable), V(unreachable),
+    V(timeout), V(servfail), V(incomplete), V(malformed), V(limit_exceeded), V(serial_not_incremented),
+    V(secondary_behind), V(secondary_ahead), V(not_comparable), V(open_transfer)."
+  - Every message of the answer is checked as RFC 5936 asks (ID, QR, opcode, rcode, and the question when one is
+    present); the zone must open and close with the same SOA, in every field, and nothing may follow it. A message
+    with no records is V(malformed) at once.
+  - An IXFR answered with NOTIMP or FORMERR, or whose increments break the framing, is asked again as AXFR, as a
+    secondary does; the result then has RV(fallback=axfr) and RV(ixfr_failure).
+  - With O(expect=refused), only a refusal of the transfer passes (REFUSED, NOTAUTH, or a TSIG refusal); NOTIMP,
+    SERVFAIL or a broken answer do not.
   - V(tsig_bad_time) reports the clock skew in seconds, read from the server's signed BADTIME answer.
   - V(tcp_unreachable) means UDP answers the SOA query but TCP does not connect; transfers always use TCP.
 seealso:
@@ -268,6 +298,36 @@ ixfr_changes:
   description: Records deleted and added in an incremental answer.
   returned: when the IXFR answer was incremental
   type: dict
+fallback:
+  description: V(axfr) when the IXFR failed (RV(ixfr_failure)) and the zone was asked again as AXFR, else V(null).
+  returned: when O(type=ixfr)
+  type: str
+  version_added: 0.2.0
+ixfr_failure:
+  description: What the IXFR that was replaced by an AXFR answered.
+  returned: when RV(fallback=axfr)
+  type: dict
+  version_added: 0.2.0
+  contains:
+    status:
+      description: Its status (V(not_implemented), V(malformed)).
+      type: str
+    detail:
+      description: What was observed.
+      type: str
+    rcode:
+      description: Its response code, when it was an error answer.
+      type: str
+limit:
+  description: The option whose limit the transfer crossed (V(max_records), V(max_bytes) or V(max_time)).
+  returned: when status is V(limit_exceeded)
+  type: str
+  version_added: 0.2.0
+response_key:
+  description: The name of the key that signed the answer.
+  returned: when status is V(tsig_unknown_key)
+  type: str
+  version_added: 0.2.0
 compared:
   description: One entry per O(compare_with) server.
   returned: always
@@ -324,7 +384,14 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._common import (
 )
 from ansible_collections.dnsops.zonesync.plugins.module_utils._soa import expand_servers
 from ansible_collections.dnsops.zonesync.plugins.module_utils._tsig import TSIG_ARGSPEC, load_tsig_option
-from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import check_zone_transfer, rdtype_set
+from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import (
+    MAX_BYTES,
+    MAX_RECORDS,
+    MAX_TIME,
+    TransferLimits,
+    check_zone_transfer,
+    rdtype_set,
+)
 
 
 def main():
@@ -344,6 +411,9 @@ def main():
             ignore_types=dict(type='list', elements='str', default=[]),
             max_differences=dict(type='int', default=100),
             timeout=dict(type='float', default=10.0),
+            max_records=dict(type='int', default=MAX_RECORDS),
+            max_bytes=dict(type='int', default=MAX_BYTES),
+            max_time=dict(type='float', default=MAX_TIME),
         ),
         required_if=[('type', 'ixfr', ('serial',))],
         supports_check_mode=True,
@@ -361,6 +431,10 @@ def main():
             raise ZonesyncError('timeout: must be greater than 0, got %s.' % params['timeout'])
         if params['max_differences'] < 0:
             raise ZonesyncError('max_differences: must be 0 or more.')
+        for name in ('max_records', 'max_bytes', 'max_time'):
+            if params[name] <= 0:
+                raise ZonesyncError('%s: must be greater than 0, got %s.' % (name, params[name]))
+        limits = TransferLimits(params['max_records'], params['max_bytes'], params['max_time'])
         ignore_types = rdtype_set(params['ignore_types'])
         source = check_ip(params['source'], 'source') if params['source'] else None
         key, warnings = load_tsig_option(params['tsig'])
@@ -372,7 +446,7 @@ def main():
             zone, server, rdtype=params['type'].upper(), serial=params['serial'], key=key, source=source,
             expect=params['expect'], compare_with=compare, timeout=params['timeout'],
             ignore_ttl=params['ignore_ttl'], ignore_dnssec=params['ignore_dnssec'],
-            max_differences=params['max_differences'], ignore_types=ignore_types,
+            max_differences=params['max_differences'], ignore_types=ignore_types, limits=limits,
             key_name=key.name.to_text(omit_final_dot=True) if key is not None else None)
     except ZonesyncError as exc:
         module.fail_json(msg=str(exc))

@@ -180,6 +180,24 @@ def test_zone_not_served(request, kind, client):
         assert result['status'] == 'not_authoritative'
 
 
+@pytest.mark.parametrize('kind', ['bind', 'pdns'])
+def test_bad_key_from_a_server_without_the_zone_names_the_wrong_server(request, kind, tsig_key, client):
+    """Neither the key nor the zone is there: the cause is the server asked, not the key."""
+    factory = request.getfixturevalue(kind)
+    server = factory()
+    if kind == 'bind':
+        server.add_primary('other.test.', dnslab.make_zone_text('other.test.', 1), allow_transfer=['any'])
+    else:
+        server.add_primary('other.test.', dnslab.make_zone_text('other.test.', 1), allow_axfr_ips=['127.0.0.0/8'])
+    server.start()
+    ok, result = xfr(server.address, key=tsig_key('unknown-here'), source=client, timeout=3)
+    assert not ok
+    assert result['status'] == 'not_authoritative', result
+    # BIND says BADKEY; PowerDNS an unsigned NOTAUTH.
+    assert ('BADKEY' if kind == 'bind' else 'unsigned NOTAUTH') in result['detail']
+    assert 'the request went to the wrong server' in result['detail']
+
+
 def test_servfail_from_secondary_that_never_loaded(bind, client):
     """A BIND secondary whose primary is dead has the zone configured but cannot serve it."""
     dead = dnslab.allocate_address()

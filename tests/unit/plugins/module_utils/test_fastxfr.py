@@ -16,6 +16,7 @@ import time
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdata
 import dns.rdatatype
@@ -184,7 +185,9 @@ def test_too_many_unsigned_messages():
 
 @pytest.mark.parametrize('case', ['unsigned_first', 'unsigned_last', 'wrong_key', 'missing_closing_soa',
                                   'bad_closing_serial', 'records_after_end', 'no_soa_first', 'wrong_id',
-                                  'servfail_later', 'refused_first', 'question_only'])
+                                  'servfail_later', 'refused_first', 'question_only', 'question_later',
+                                  'closing_soa_fields', 'empty_later', 'opcode_later', 'other_key_name',
+                                  'other_key_algorithm'])
 def test_failures_equal(case):
     soa, body = zone_records()
     key = KEY
@@ -201,6 +204,14 @@ def test_failures_equal(case):
         rrsets.append(body[1])
     if case == 'no_soa_first':
         rrsets = body[:3] + rrsets
+    if case == 'closing_soa_fields':
+        # The opening serial (10), another refresh: RFC 5936 2.2 wants the closing SOA equal in every field.
+        rrsets[-1] = dns.rrset.from_text(ZONE, 300, 'IN', 'SOA', 'ns1.example.test. hostmaster.example.test. 10 '
+                                         '7200 600 1209600 300')
+    if case == 'other_key_name':
+        sign_key = dns.tsig.Key('other-key.', KEY.secret, KEY.algorithm)
+    if case == 'other_key_algorithm':
+        sign_key = dns.tsig.Key(KEY.name, KEY.secret, dns.tsig.HMAC_SHA512)
     wires = make_stream(query, rrsets, key=sign_key)
     if case == 'unsigned_first':
         wires[0] = make_stream(query, rrsets)[0]
@@ -218,8 +229,35 @@ def test_failures_equal(case):
         response.use_tsig(key)
         response.request_mac = query.mac
         wires = [response.to_wire(multi=True)]
+    if case in ('question_later', 'empty_later', 'opcode_later'):
+        # The third message asks another zone, carries no records, or is a NOTIFY: re-sign the stream from there.
+        other = make_xfr_query(dns.name.from_text('other.test.'), dns.rdatatype.AXFR, key=key)
+        other.id = query.id
+        chunks = [rrsets[i:i + 12] for i in range(0, len(rrsets), 12)]
+        wires, ctx = [], None
+        for index, chunk in enumerate(chunks):
+            response = dns.message.make_response(other if case == 'question_later' and index == 2 else query)
+            response.flags |= dns.flags.AA
+            if case == 'opcode_later' and index == 2:
+                response.set_opcode(dns.opcode.NOTIFY)
+            if not (case == 'empty_later' and index == 2):
+                response.answer.extend(chunk)
+            response.use_tsig(key)
+            response.request_mac = query.mac
+            wires.append(response.to_wire(multi=True, tsig_ctx=ctx))
+            ctx = response.tsig_ctx
     result, failure, done, state, dummy = both(query, wires, key)
     assert failure is not None or not done
+    expected = {
+        'question_later': ('malformed', 'not the query'), 'closing_soa_fields': ('malformed', 'other fields'),
+        'empty_later': ('malformed', 'no records'), 'opcode_later': ('malformed', 'opcode NOTIFY'),
+        'question_only': ('malformed', 'no records'), 'other_key_name': ('tsig_unknown_key', '"other-key"'),
+        'other_key_algorithm': ('tsig_unknown_key', 'hmac-sha512'),
+        'wrong_key': ('tsig_bad_signature', 'fails TSIG verification'),
+    }
+    if case in expected:
+        status, text = expected[case]
+        assert failure[0] == status and text in failure[1], failure
 
 
 def test_mutated_messages_agree():
