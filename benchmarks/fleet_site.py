@@ -87,6 +87,8 @@ def run_playbook(inventory, playbook, log, collections=None, extra=()):
     """Run ansible-playbook; returns (seconds, rc, peak RSS in MB of the largest process, per-host changed)."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections or COLLECTIONS,
                ANSIBLE_FORCE_COLOR='false', ANSIBLE_HOST_KEY_CHECKING='false',
+               # The lab inventory's podman_nsenter connection (nsenter and pipelining, as ssh with pipelining).
+               ANSIBLE_CONNECTION_PLUGINS=os.path.join(ROOT, 'tests', 'podman', 'connection_plugins'),
                # Each task's time in the log, and the slowest 25 at its end (ansible.posix, from the ansible package).
                ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks', PROFILE_TASKS_TASK_OUTPUT_LIMIT='25',
                PATH=VENV_BIN + os.pathsep + os.environ.get('PATH', ''))

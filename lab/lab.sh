@@ -14,6 +14,7 @@ export PATH=$root/.venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$root/.tmp/collections
 export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-false}
 export ANSIBLE_HOST_KEY_CHECKING=false
+export ANSIBLE_CONNECTION_PLUGINS=$root/tests/podman/connection_plugins
 image=${ZONESYNC_IMAGE:-localhost/zonesync-base:bookworm}
 network=zonesync-lab
 subnet=10.89.153.0/24

@@ -381,6 +381,11 @@ _CAUSES = {
         '{upstream} ({upstream_address}) does not answer {host} for {zones_text} ({status}: {detail}).',
         'Check that {upstream_service} runs on {upstream} and listens on {upstream_address}; check the network '
         'between {host} and {upstream}.'),
+    'tsig_unknown_key': (
+        '{upstream} answers {host}\'s request for {zones_text}, signed with key {key}, with a signature by another key: '
+        '{detail}.',
+        'Re-run {site}: it writes {upstream}\'s keys from the topology. A server {{ keys {{ ...; }}; }} statement '
+        'added by hand on {upstream} for {host}\'s address picks the other key: remove it.'),
     'transfer_broken': (
         'The transfer of {zones_text} from {upstream} to {host} fails: {status}: {detail}.',
         'Read "journalctl -u {upstream_service}" on {upstream} for the zone; re-run {site}, then check.yml.'),

@@ -35,7 +35,7 @@ _TRANSFER_CAUSES = {
     'refused': 'refused', 'not_authoritative': 'not_authoritative_upstream', 'tsig_bad_key': 'tsig_bad_key',
     'tsig_bad_signature': 'tsig_bad_signature', 'tsig_bad_time': 'tsig_bad_time',
     'tsig_unsigned_response': 'tsig_unsigned_response', 'tcp_unreachable': 'tcp_unreachable',
-    'unreachable': 'upstream_down', 'timeout': 'upstream_down',
+    'unreachable': 'upstream_down', 'timeout': 'upstream_down', 'tsig_unknown_key': 'tsig_unknown_key',
 }
 # SOA statuses of a server that holds the zone and answered.
 _ANSWERED = ('in_sync', 'behind', 'ahead', 'not_comparable')
