@@ -9,6 +9,7 @@
 #   make sanity       ansible-test sanity on a clean copy (tests/sanity/run.sh);
 #                     SANITY_ARGS="--test pep8" narrows it
 #   make units        pytest tests/unit
+#   make fuzz         the wire property tests with FUZZ_EXAMPLES (50000) cases each, randomly seeded
 #   make integration  pytest tests/integration
 #   make integration-hosts  the modules' DNS tests again under the managed hosts'
 #                     own Python and dnspython (Debian 12: python3-dnspython 2.3)
@@ -57,7 +58,7 @@ ALLOW_NO_TESTS ?=
 # The venv's tools first (ansible-lint warns otherwise; ansible-test's children need it).
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help test deps venv sanity units integration integration-hosts hosts-venv lint build clean distclean collection-link image molecule bench
+.PHONY: help test deps venv sanity units fuzz integration integration-hosts hosts-venv lint build clean distclean collection-link image molecule bench
 
 help:
 	@sed -n '3,31s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -101,6 +102,12 @@ endef
 
 units: venv
 	@$(call pytest,tests/unit)
+
+# The property tests of tests/unit run seeded with 1,000 cases each in `make units`; here, longer and random.
+FUZZ_EXAMPLES ?= 50000
+fuzz: venv
+	@ZONESYNC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ZONESYNC_FUZZ_RANDOM=1 $(VENV_PY) -m pytest -q \
+	    tests/unit/plugins/module_utils/test_wire_properties.py
 
 integration: deps venv
 	@$(call pytest,tests/integration)

@@ -271,11 +271,10 @@ class TransferLimits(object):
         """The TransferFailed for crossing ``limit`` ('max_records', 'max_bytes' or 'max_time')."""
         value = {'max_records': self.records, 'max_bytes': self.bytes, 'max_time': self.time}[limit]
         unit = {'max_records': 'records', 'max_bytes': 'bytes', 'max_time': 'seconds'}[limit]
-        return TransferFailed(
-            'limit_exceeded', 'the transfer was stopped when it crossed %s=%s (%s) after %d message(s), %d '
-            'record(s) and %d byte(s)' % (limit, value if limit != 'max_time' else '%g' % value, unit,
-                                         result['messages'], result['records'], result['bytes']),
-            limit=limit, limit_value=value)
+        shown = '%g' % value if limit == 'max_time' else value
+        detail = ('the transfer was stopped when it crossed %s=%s (%s) after %d message(s), %d record(s) and %d '
+                  'byte(s)' % (limit, shown, unit, result['messages'], result['records'], result['bytes']))
+        return TransferFailed('limit_exceeded', detail, limit=limit, limit_value=value)
 
 
 def _whole_messages(data):
