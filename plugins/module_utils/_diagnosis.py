@@ -269,6 +269,13 @@ _CAUSES = {
         'copy failed to load or expired.',
         'Re-run {site}: it writes the zone on {host} and asks it to transfer. If the zone is still missing, read '
         '"journalctl -u {service}" on {host}.'),
+    'copy_unusable': (
+        '{host} ({address}) has {zones_text} configured but answers SERVFAIL: its copy expired (no successful refresh '
+        'within the SOA expire time, so it stopped answering) or failed to load.',
+        'Read "journalctl -u {service}" on {host} for the zone. A secondary whose copy expired must reach its upstream '
+        'again: the transfer path named for {host} says why it cannot; once it can, "rndc retransfer <zone>" (BIND) '
+        'or "pdns_control retrieve <zone>" (PowerDNS) reloads it. A primary zone that failed to load: re-run {site}, '
+        'which validates the zone file before it installs it.'),
     'primary_serial_backwards': (
         'The serial of {zones_text} on the primary {host} went backwards: it serves {serial} while {ahead} hold(s) '
         '{ahead_serial}. Secondaries never transfer an older serial, so every change on {host} is invisible to them '

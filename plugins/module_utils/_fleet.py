@@ -512,7 +512,7 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
         _merge_ahead(cause, row)
         return
     if row['status'] not in _ANSWERED:
-        kind = 'not_serving' if row['status'] in ('not_authoritative', 'servfail') else 'server_unanswered'
+        kind = {'servfail': 'copy_unusable', 'not_authoritative': 'not_serving'}.get(row['status'], 'server_unanswered')
         causes.add((kind, row['host'], row['status']), kind, row, row['status'], ctx, row.get('error'))
         return
     if row['status'] == 'behind' or row['status'] == 'not_comparable':

@@ -52,7 +52,7 @@ try:
 except ImportError:
     pass  # reported by _common.assert_requirements_present
 
-STATUSES = ('in_sync', 'behind', 'ahead', 'not_comparable', 'not_authoritative', 'refused', 'timeout',
+STATUSES = ('in_sync', 'behind', 'ahead', 'not_comparable', 'not_authoritative', 'servfail', 'refused', 'timeout',
             'unreachable', 'tsig_error')
 _U16 = struct.Struct('!H')
 
@@ -157,6 +157,10 @@ def classify_soa_response(query, wire, zone, key=None):
         return out
     if rcode == dns.rcode.NOTAUTH:
         out.update(status='not_authoritative', error='the server answered NOTAUTH: it does not serve this zone')
+        return out
+    if rcode == dns.rcode.SERVFAIL:
+        out.update(status='servfail', error='the server answered SERVFAIL: it has the zone configured but cannot '
+                   'serve it (a secondary copy that expired, or a zone that failed to load)')
         return out
     if rcode != dns.rcode.NOERROR:
         out.update(status='not_authoritative',

@@ -1295,7 +1295,7 @@ def _zone_not_served(result, zone, address, port, source, timeout, what):
     probe = _udp_probe(zone, address, port, None, source, timeout, retries=1)
     if probe['status'] not in ('not_authoritative', 'refused'):
         return False
-    result.update(status='not_authoritative', tsig_error=what, detail=(
+    result.update(status='not_authoritative', detail=(
         'the server answered %s to the signed transfer, and an unsigned SOA query for %s gets %s: it does not serve '
         'the zone%s, so the request went to the wrong server or the zone is missing there; the key is not what to '
         'fix first' % (what, zone.to_text(), probe.get('error') or probe.get('rcode'),

@@ -242,7 +242,9 @@ zones:
         status:
           description:
             - V(in_sync), V(behind), V(ahead), V(not_comparable) compare the serial with the reference.
-            - V(not_authoritative), V(refused), V(timeout), V(unreachable), V(tsig_error) mean no usable serial.
+            - V(not_authoritative), V(servfail), V(refused), V(timeout), V(unreachable), V(tsig_error) mean no usable
+              serial. V(servfail) is a server that has the zone configured but cannot serve it (an expired secondary
+              copy, or a zone that failed to load).
           type: str
           sample: in_sync
         lag:
@@ -284,7 +286,7 @@ summary:
       description: Pairs per status; one key for each status.
       type: int
   sample: {zones: 2, checks: 6, converged_zones: 2, diverged_zones: 0, in_sync: 6, behind: 0, ahead: 0,
-           not_comparable: 0, not_authoritative: 0, refused: 0, timeout: 0, unreachable: 0, tsig_error: 0}
+           not_comparable: 0, not_authoritative: 0, servfail: 0, refused: 0, timeout: 0, unreachable: 0, tsig_error: 0}
 elapsed:
   description: Seconds spent, including waiting.
   returned: always

@@ -220,6 +220,19 @@ def test_failure_statuses(bind, lab_dir):
     assert report['summary']['refused'] == 1
 
 
+def test_secondary_that_never_loaded_is_servfail(bind):
+    """A BIND secondary whose primary is dead holds the zone in its configuration but cannot serve it."""
+    dead = dnslab.allocate_address()
+    server = bind()
+    server.add_secondary(ZONE, [(dead, 53)], wait=False)
+    server.start()
+    report = check([ZONE], [server.address], timeout=1.0, retries=1)
+    row = report['zones'][0]['servers'][0]
+    assert row['status'] == 'servfail', row
+    assert 'expired' in row['error']
+    assert report['summary']['servfail'] == 1 and report['summary']['not_authoritative'] == 0
+
+
 def test_timeout_from_blackholed_client(bind):
     silent = bind()
     silent.add_primary(ZONE, dnslab.make_zone_text(ZONE, 9))

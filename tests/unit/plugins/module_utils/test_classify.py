@@ -74,7 +74,7 @@ def test_no_aa_is_not_authoritative():
 @pytest.mark.parametrize('rcode, status', [
     (dns.rcode.REFUSED, 'refused'),
     (dns.rcode.NOTAUTH, 'not_authoritative'),
-    (dns.rcode.SERVFAIL, 'not_authoritative'),
+    (dns.rcode.SERVFAIL, 'servfail'),
     (dns.rcode.NXDOMAIN, 'not_authoritative'),
 ])
 def test_error_rcodes(rcode, status):

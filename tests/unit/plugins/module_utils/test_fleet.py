@@ -503,3 +503,18 @@ def test_results_given_as_json_strings_read_the_same_as_lists():
     assert strings['problems'] == lists['problems'] and strings['summary'] == lists['summary']
     assert [r['host'] for r in _fleet.lagging(FLEET, [_as_json(r) for r in serials])] == ['t2']
     assert _fleet.result_zones({'zones_json': '[]'}) == [] and _fleet.result_zones({}) is None
+
+
+def test_a_secondary_answering_servfail_is_an_unusable_copy_not_a_missing_zone():
+    """SERVFAIL (an expired or unloadable copy) and NOTAUTH (no such zone there) are two causes with two fixes."""
+    soa_results = soa({'p': 5, 's1': 5, 's2': 5, 't2': 5})
+    rows = soa_results[0]['zones'][0]['servers']
+    rows[1].update(serial=None, status='servfail', lag=None, error='the server answered SERVFAIL')
+    rows[2].update(serial=None, status='not_authoritative', lag=None, error='the server answered NOTAUTH')
+    report = _fleet.report(FLEET, soa_results)
+    kinds = dict((cause['kind'], cause['servers']) for cause in report['causes'])
+    assert kinds.get('copy_unusable') == ['s1'], report['causes']
+    assert kinds.get('not_serving') == ['s2'], report['causes']
+    unusable = next(c for c in report['causes'] if c['kind'] == 'copy_unusable')
+    assert 'expired' in unusable['diagnosis'] and 'rndc retransfer' in unusable['remediation']
+    assert not _fleet_text.verdict(report).startswith('All')
