@@ -104,13 +104,19 @@ def test_behind_then_converges_by_notify_while_waiting(fleet):
     assert all(row['serial'] == 2024061502 for row in report['zones'][0]['servers'])
 
 
-def test_behind_is_reported_with_lag(bind):
+def _primary_and_stale_copy(bind):
+    """Two BIND servers with ZONE: the primary at serial 2024061505, the other 3 behind and never catching up."""
     primary = bind()
     primary.add_primary(ZONE, dnslab.make_zone_text(ZONE, 2024061505))
     primary.start()
     stale = bind()
     stale.add_primary(ZONE, dnslab.make_zone_text(ZONE, 2024061502))
     stale.start()
+    return primary, stale
+
+
+def test_behind_is_reported_with_lag(bind):
+    primary, stale = _primary_and_stale_copy(bind)
     started = time.monotonic()
     report = check([ZONE], [primary.address, stale.address], reference=primary.address, wait_timeout=1.0,
                    poll_interval=0.3)
@@ -124,12 +130,7 @@ def test_behind_is_reported_with_lag(bind):
 
 def test_stall_timeout_ends_a_wait_without_progress(bind):
     """A server that never moves is found after stall_timeout, long before wait_timeout."""
-    primary = bind()
-    primary.add_primary(ZONE, dnslab.make_zone_text(ZONE, 2024061505))
-    primary.start()
-    stale = bind()
-    stale.add_primary(ZONE, dnslab.make_zone_text(ZONE, 2024061502))
-    stale.start()
+    primary, stale = _primary_and_stale_copy(bind)
     started = time.monotonic()
     report = check([ZONE], [primary.address, stale.address], reference=primary.address, wait_timeout=60,
                    stall_timeout=1.0, poll_interval=0.2)

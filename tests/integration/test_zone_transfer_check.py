@@ -164,15 +164,20 @@ def test_pdns_valid_key_not_allowed_for_zone_is_refused(pdns, tsig_key, client):
 
 # ---------------------------------------------------------------- zone not served
 
-@pytest.mark.parametrize('kind', ['bind', 'pdns'])
-def test_zone_not_served(request, kind, client):
-    factory = request.getfixturevalue(kind)
-    server = factory()
+def _server_without_the_zone(request, kind):
+    """A running BIND or PowerDNS that serves other.test. (open to transfers), not example.test."""
+    server = request.getfixturevalue(kind)()
     if kind == 'bind':
         server.add_primary('other.test.', dnslab.make_zone_text('other.test.', 1), allow_transfer=['any'])
     else:
         server.add_primary('other.test.', dnslab.make_zone_text('other.test.', 1), allow_axfr_ips=['127.0.0.0/8'])
     server.start()
+    return server
+
+
+@pytest.mark.parametrize('kind', ['bind', 'pdns'])
+def test_zone_not_served(request, kind, client):
+    server = _server_without_the_zone(request, kind)
     ok, result = xfr(server.address, source=client)
     assert not ok
     assert result['status'] in ('not_authoritative', 'refused'), result
@@ -183,13 +188,7 @@ def test_zone_not_served(request, kind, client):
 @pytest.mark.parametrize('kind', ['bind', 'pdns'])
 def test_bad_key_from_a_server_without_the_zone_names_the_wrong_server(request, kind, tsig_key, client):
     """Neither the key nor the zone is there: the cause is the server asked, not the key."""
-    factory = request.getfixturevalue(kind)
-    server = factory()
-    if kind == 'bind':
-        server.add_primary('other.test.', dnslab.make_zone_text('other.test.', 1), allow_transfer=['any'])
-    else:
-        server.add_primary('other.test.', dnslab.make_zone_text('other.test.', 1), allow_axfr_ips=['127.0.0.0/8'])
-    server.start()
+    server = _server_without_the_zone(request, kind)
     ok, result = xfr(server.address, key=tsig_key('unknown-here'), source=client, timeout=3)
     assert not ok
     assert result['status'] == 'not_authoritative', result
