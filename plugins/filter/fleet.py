@@ -80,9 +80,15 @@ def exposure_targets(fleet, all_zones=False):
 
 
 def fleet_report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None, content=None,
-                 paths=None, state=None, as_json=False):
+                 paths=None, state=None, as_json=False, rrsig_warn=_fleet.RRSIG_WARN):
+    try:
+        rrsig_warn = int(float(rrsig_warn))
+    except (TypeError, ValueError):
+        raise AnsibleFilterError('fleet_report: rrsig_warn must be a number of seconds, got %r.' % (rrsig_warn,))
+    if rrsig_warn < 0:
+        raise AnsibleFilterError('fleet_report: rrsig_warn must be 0 or more seconds, got %d.' % rrsig_warn)
     report = _fleet.report(_data(fleet, 'fleet plan'), soa_results, transfer_results, exposure_results, generated_at,
-                           content, paths, state)
+                           content, paths, state, rrsig_warn=rrsig_warn)
     # At 10,000 zones the report has 40,000 rows: as one JSON string, set_fact copies it for free.
     return json.dumps(report, separators=(',', ':')) if as_json else report
 

@@ -94,7 +94,9 @@ def file_digest(zone, path, collect=False, limit=COLLECT_LIMIT, written=None):
     """Digest of a zone file as a server would load it: {status, serial, digest, records, detail}.
 
     status is ``ok``, ``missing`` (no such file) or ``unloadable`` (the file does not parse as the zone).
-    ``written``: a WrittenFiles, to take the digest of a file zone_files wrote, unchanged since, from its record.
+    ``written``: a WrittenFiles, to take the digest of a file zone_files wrote, unchanged since, from its record
+    (that record has no ``data_digest``: a caller that needs it passes None).
+    A parsed file also gives ``data_digest`` (ZoneDigest.data_hexdigest) and ``signed``.
     """
     out = {'path': path, 'status': None, 'serial': None, 'digest': None, 'records': None, 'detail': None}
     if not os.path.exists(path):
@@ -120,7 +122,8 @@ def file_digest(zone, path, collect=False, limit=COLLECT_LIMIT, written=None):
             for rdata in rdataset:
                 digest.add(name, rdataset.ttl, rdata)
     soa = parsed.get_rdataset(zone, dns.rdatatype.SOA)
-    out.update(status='ok', serial=soa[0].serial if soa else None, digest=digest.hexdigest(), records=digest.count)
+    out.update(status='ok', serial=soa[0].serial if soa else None, digest=digest.hexdigest(), records=digest.count,
+               data_digest=digest.data_hexdigest(), signed=digest.rrsigs > 0)
     if collect:
         out['record_lines'] = _record_lines(digest.held, limit)
     return out
@@ -145,12 +148,17 @@ def _one(entry, address, port, key, source, timeout, limit, signers=None, writte
            'digest': None, 'records': None, 'detail': result.get('detail')}
     if result.get('skew') is not None:
         out['skew'] = result['skew']
+    signed = False
     if result['status'] == 'ok':
-        out.update(digest=digest.hexdigest(), records=digest.count)
+        out.update(digest=digest.hexdigest(), records=digest.count, data_digest=digest.data_hexdigest())
+        out.update(digest.signatures())
+        signed = out['signed']
         if entry['collect']:
             out['record_lines'] = _record_lines(digest.held, limit)
     if entry['file']:
-        out['file'] = file_digest(zone, entry['file'], collect=entry['collect'], limit=limit, written=written)
+        # A signed copy is compared with its unsigned file by data digest, which only a parse gives.
+        out['file'] = file_digest(zone, entry['file'], collect=entry['collect'], limit=limit,
+                                  written=None if signed else written)
     return out
 
 
@@ -160,7 +168,9 @@ def zone_digests(zones, address, port=53, key=None, source=None, timeout=10.0, w
     ``zones`` is a list of {'zone': dns.name.Name, 'file': path or None, 'collect': bool}.
     Returns one dictionary per zone, in the same order: zone, status (zone_transfer_check's statuses),
     serial, digest, records (count), detail, and ``file`` (see file_digest) when a file was given,
-    ``record_lines`` when collected.
+    ``record_lines`` when collected. A copy read in full also gives ``data_digest`` (without what a signer
+    adds) and its signatures: ``signed``, ``rrsigs``, ``rrsig_expires``, ``rrsig_first`` and
+    ``rrsig_apex_expires`` (see ZoneDigest.signatures).
     """
     if workers < 1:
         raise ZonesyncError('workers: must be 1 or more, got %s.' % workers)

@@ -288,6 +288,43 @@ _CAUSES = {
         'Re-run {site} -e \'{{"zonesync_bump_serials": [{zones_json}]}}\': the zone files are written from the '
         'inventory with the next serial, and the secondaries transfer them. Never edit a zone file the collection '
         'manages by hand; change zonesync_zones instead.'),
+    'signatures_differ': (
+        '{zones_text} on {others} hold(s) the records and the serial {serial} of the primary {host}, with other '
+        'signatures: the zone was signed again without a new serial, so the secondaries (which compare serials only) '
+        'kept their older signatures, and validating resolvers fail the zone there once those expire.',
+        'Give every new signing a new serial: BIND\'s dnssec-policy (inline signing) does it by itself; a zone signed '
+        'before it is loaded must be signed with "dnssec-signzone -N increment" (or unixtime); PowerDNS needs '
+        'SOA-EDIT (for example INCEPTION-EPOCH) on the zone. Then make the secondaries transfer it now: "rndc '
+        'retransfer <zone>" (BIND) or "pdns_control retrieve <zone>" (PowerDNS) on {others}.'),
+    'signatures_expiring': (
+        'The signatures of {zones_text} on the primary {host} expire at {expires} ({remaining} from now; {rrset} '
+        'first): nothing has signed the zone again in time, and every server serves its signatures. Once they expire, '
+        'validating resolvers answer SERVFAIL for the zone.',
+        'Find out why the signer stopped: for BIND with dnssec-policy, "rndc dnssec -status <zone>" and '
+        '"journalctl -u named" on {host} (key files that named cannot read or write in its key-directory stop '
+        're-signing); for a zone signed before it is loaded, sign it again with a new serial ("dnssec-signzone -N '
+        'increment") and re-run {site}; for PowerDNS, "pdnsutil check-zone <zone>".'),
+    'signatures_expired': (
+        'The signatures of {zones_text} on the primary {host} expired at {expires} ({remaining} ago; {rrset} first): '
+        'validating resolvers answer SERVFAIL for the zone now, on every server that serves these signatures.',
+        'Sign the zone again now: for BIND with dnssec-policy, "rndc sign <zone>" on {host}, then read "rndc dnssec '
+        '-status <zone>" and "journalctl -u named" for why it stopped (key files named cannot read or write in its '
+        'key-directory); for a zone signed before it is loaded, "dnssec-signzone -N increment" and re-run {site}; '
+        'for PowerDNS, "pdnsutil rectify-zone <zone>" and "pdnsutil check-zone <zone>". The secondaries transfer '
+        'the new serial.'),
+    'signatures_expiring_copy': (
+        'The copy of {zones_text} on {host} ({address}) carries signatures that expire at {expires} ({remaining} from '
+        'now; {rrset} first), older than the primary\'s: {host} has not transferred the zone since it was signed '
+        'again.',
+        'Make {host} transfer the zone: "rndc retransfer <zone>" (BIND) or "pdns_control retrieve <zone>" '
+        '(PowerDNS), after fixing the transfer problem named for {host} (if any). It serves SERVFAIL to validating '
+        'resolvers once its signatures expire.'),
+    'signatures_expired_copy': (
+        'The copy of {zones_text} on {host} ({address}) carries signatures that expired at {expires} ({remaining} '
+        'ago; {rrset} first), while the primary serves newer ones: validating resolvers that ask {host} answer '
+        'SERVFAIL for the zone now.',
+        'Make {host} transfer the zone now: "rndc retransfer <zone>" (BIND) or "pdns_control retrieve <zone>" '
+        '(PowerDNS), after fixing the transfer problem named for {host} (if any).'),
     'copy_differs': (
         '{host} serves other records for {zones_text} than its upstream {upstream} under the same serial {serial}: it '
         'does not serve a copy transferred from {upstream} (the zone is configured differently there, or its file was '

@@ -26,6 +26,7 @@ green only when every check ran and nothing is wrong.
 from __future__ import annotations
 
 import json
+import time
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import explain, fleet_cause
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import newest, serial_distance
@@ -40,6 +41,27 @@ _TRANSFER_CAUSES = {
 # SOA statuses of a server that holds the zone and answered.
 _ANSWERED = ('in_sync', 'behind', 'ahead', 'not_comparable')
 _ZONES_SHOWN = 5
+# Signatures that expire within this many seconds are a problem (check.yml's check_rrsig_warn_days: 3 days).
+# BIND's dnssec-policy re-signs 5 days before expiry and PowerDNS keeps a week or more: a healthy signer is never
+# named, and a stalled one is named days before validating resolvers fail the zone.
+RRSIG_WARN = 3 * 86400
+
+
+def utc_text(seconds):
+    """Seconds since the epoch as '2026-12-15 00:00:00 UTC'."""
+    return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(seconds))
+
+
+def duration_text(seconds):
+    """'3 d 4 h', '5 h 2 min', '40 s' for a non-negative number of seconds."""
+    seconds = int(seconds)
+    if seconds >= 86400:
+        return '%d d %d h' % (seconds // 86400, seconds % 86400 // 3600)
+    if seconds >= 3600:
+        return '%d h %d min' % (seconds // 3600, seconds % 3600 // 60)
+    if seconds >= 60:
+        return '%d min' % (seconds // 60)
+    return '%d s' % seconds
 
 
 def result_zones(call):
@@ -456,7 +478,7 @@ def _analyse_primary(causes, row, seen, expect_content):
             ctx.update(path=file.get('path'), detail=file.get('detail'), serial=entry.get('serial'))
             causes.add(('zone_file_not_loaded', row['host']), 'zone_file_not_loaded', row, 'zone_file_not_loaded',
                        ctx, file.get('detail'))
-        elif file.get('digest') and file['digest'] != entry.get('digest'):
+        elif file.get('digest') and _file_differs(file, entry):
             ctx.update(path=file.get('path'), file_serial=file.get('serial'), serial=entry.get('serial'))
             causes.add(('primary_not_serving_file', row['host']), 'primary_not_serving_file', row,
                        'primary_not_serving_file', ctx,
@@ -466,6 +488,15 @@ def _analyse_primary(causes, row, seen, expect_content):
     if state is not None:
         _content_problem(causes, row, state, entry, ctx)
     return None
+
+
+def _file_differs(file, entry):
+    """Whether a primary serves other records than its zone file. A zone signed as it is loaded (BIND's
+    dnssec-policy with inline signing) serves the file's records plus its signatures, under a serial of its own:
+    it is compared without either."""
+    if entry.get('signed') and not file.get('signed') and file.get('data_digest') and entry.get('data_digest'):
+        return file['data_digest'] != entry['data_digest']
+    return file['digest'] != entry.get('digest')
 
 
 def _content_problem(causes, row, state, entry, ctx):
@@ -555,6 +586,19 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
         row['lag'] = dist
         _path_cause(causes, row, path, ctx, True, seen)
         return
+    if entry.get('data_digest') and entry['data_digest'] == primary_entry.get('data_digest'):
+        # The same records and serial, other signatures: the zone was signed again without a new serial, and the
+        # secondaries, which compare serials only, kept the signatures they had (they expire there first).
+        pctx = {'host': primary_row['host'], 'serial': entry.get('serial')}
+        cause = causes.add(('signatures_differ', primary_row['host']), 'signatures_differ', row,
+                           'signatures_differ', pctx,
+                           'same serial %s and records as the primary, other signatures: %s'
+                           % (entry.get('serial'), _signature_compare(entry, primary_entry)))
+        others = cause['context'].setdefault('others_list', [])
+        if row['host'] not in others:
+            others.append(row['host'])
+        cause['context']['others'] = ', '.join(others)
+        return
     upstream_entry = entries.get(row['upstream'])
     if row['upstream'] != primary_row['host'] and upstream_entry is not None \
             and upstream_entry.get('digest') != entry.get('digest'):
@@ -571,6 +615,54 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
     if row['host'] not in others:
         others.append(row['host'])
     cause['context']['others'] = ', '.join(others)
+
+
+def _signature_compare(entry, primary_entry):
+    def first(e):
+        if not e.get('rrsig_expires'):
+            return 'none'
+        return '%s (%s)' % (utc_text(e['rrsig_expires']), e.get('rrsig_first'))
+    return 'its earliest signature expires %s, the primary\'s %s' % (first(entry), first(primary_entry))
+
+
+def _signatures(causes, rows, seen, now, warn):
+    """Each server's earliest RRSIG expiration on its row, signatures expiring within ``warn`` seconds as a cause
+    (on any server: the earliest counts, never the latest), and per signed zone the fleet's earliest."""
+    earliest = {}
+    for zone, zone_rows in _by_zone(rows).items():
+        primary_entry = None
+        for row in zone_rows:
+            entry = seen.content.get((_zone_key(zone), row['host']))
+            if not entry or entry.get('status') != 'ok' or not entry.get('signed') or not entry.get('rrsig_expires'):
+                continue
+            if row['role'] == 'primary':
+                primary_entry = entry
+            expires = entry['rrsig_expires']
+            row['rrsig_expires'] = expires
+            row['rrsig_first'] = entry.get('rrsig_first')
+            best = earliest.get(zone)
+            if best is None or expires < best['expires']:
+                earliest[zone] = {'expires': expires, 'expires_text': utc_text(expires), 'host': row['host'],
+                                  'rrset': entry.get('rrsig_first')}
+        for row in zone_rows:
+            expires = row.get('rrsig_expires')
+            if expires is None or expires - now >= warn:
+                continue
+            entry = seen.content.get((_zone_key(zone), row['host']))
+            kind = 'signatures_expired' if expires <= now else 'signatures_expiring'
+            # A copy equal to the primary's: its signer stalled. Any other: this server's copy is old.
+            own = row['role'] != 'primary' and not (primary_entry is not None
+                                                    and entry.get('digest') == primary_entry.get('digest'))
+            origin = row['host'] if own else next((r['host'] for r in zone_rows if r['role'] == 'primary'), row['host'])
+            ctx = {'host': origin, 'address': row['address'] if own else None, 'server': row['server'],
+                   'expires': utc_text(expires), 'rrset': entry.get('rrsig_first'), 'copy': 'own' if own else 'signer',
+                   'remaining': duration_text(abs(expires - now))}
+            detail = ('its earliest signature (%s) %s %s (%s %s)'
+                      % (entry.get('rrsig_first'), 'expired' if expires <= now else 'expires', utc_text(expires),
+                         duration_text(abs(expires - now)), 'ago' if expires <= now else 'from now'))
+            causes.add((kind, origin, 'own' if own else 'signer'), kind + ('_copy' if own else ''), row, kind, ctx,
+                       detail)
+    return earliest
 
 
 def _key_drift(seen, host, key):
@@ -707,8 +799,10 @@ def _path_cause(causes, row, path, ctx, lagging, seen):
 
 
 def report(fleet, soa_results, transfer_results=None, exposure_results=None, generated_at=None, content=None,
-           paths=None, state=None):
+           paths=None, state=None, rrsig_warn=RRSIG_WARN, now=None):
     """The whole check as one dictionary (the JSON report).
+
+    ``rrsig_warn``: signatures that expire within this many seconds of ``now`` (default: this moment) are a problem.
 
     ``content``: host -> what zone_content registered on that host against itself (None: content is not part
     of this check). ``paths``: host -> what zone_content registered on that host against its upstreams (one
@@ -728,6 +822,7 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
         entries = {primary_row['host']: primary_entry} if primary_entry else {}
         for row in ordered[1:]:
             _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_entry, expect_content, entries)
+    signed = _signatures(causes, rows, seen, time.time() if now is None else now, rrsig_warn)
     # A secondary whose own check could not run: named once per host.
     for host, detail in sorted(seen.paths_failed.items()):
         for row in rows:
@@ -775,7 +870,10 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
                     'content_proven': sum(1 for r in rows if r.get('content') in ('match', 'read') and not r.get('cause')),
                     'zones_converged': len([z for z in zones if z not in bad_zones]),
                     'problems': len(problems), 'causes': len(found),
-                    'content_checked': expect_content},
+                    'content_checked': expect_content,
+                    'signed_zones': len(signed),
+                    'rrsig_earliest': min(signed.values(), key=lambda e: e['expires']) if signed else None},
+        'signatures': signed,
         'rows': rows,
         'problems': problems,
         'causes': found,
@@ -787,7 +885,7 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
 # --------------------------------------------------------------------------
 
 # Causes whose records are worth listing.
-_LISTED = ('serial_not_incremented', 'copy_differs', 'primary_not_serving_file')
+_LISTED = ('serial_not_incremented', 'copy_differs', 'primary_not_serving_file', 'signatures_differ')
 
 
 def _reference(report, kind, zone, host):
@@ -799,7 +897,7 @@ def _reference(report, kind, zone, host):
             continue
         if kind == 'copy_differs' and row['host'] == host:
             return row['upstream'], False
-        if kind == 'serial_not_incremented' and row['role'] == 'primary':
+        if kind in ('serial_not_incremented', 'signatures_differ') and row['role'] == 'primary':
             return row['host'], False
     return None, False
 
@@ -830,6 +928,19 @@ def records_to_list(report, max_zones=20):
     return wanted
 
 
+_SIGNER_TYPES = frozenset(['SOA', 'RRSIG', 'NSEC', 'NSEC3', 'NSEC3PARAM', 'DNSKEY', 'CDS', 'CDNSKEY', 'ZONEMD'])
+
+
+def _signer_line(line):
+    """Whether an 'owner ttl type rdata' line is the SOA or a record a signer adds."""
+    parts = line.split(None, 3)
+    return len(parts) > 2 and parts[2] in _SIGNER_TYPES
+
+
+def _signed_lines(lines):
+    return any(_signer_line(line) and line.split(None, 3)[2] == 'RRSIG' for line in lines)
+
+
 def add_differences(report, collected, limit=20, max_zones=20):
     """The report with ``differences`` on each affected copy of the causes whose records were collected: the
     records the reference copy has and this one lacks (missing), and the other way round (extra), ``limit`` of
@@ -855,6 +966,10 @@ def add_differences(report, collected, limit=20, max_zones=20):
         mine = lines.get((zone, affected['host'], False))
         if theirs is None or mine is None:
             continue
+        if use_file and _signed_lines(mine) and not _signed_lines(theirs):
+            # Signed as it was loaded: its file has neither the signatures nor the signer's serial.
+            mine = [line for line in mine if not _signer_line(line)]
+            theirs = [line for line in theirs if not _signer_line(line)]
         missing = sorted(set(theirs) - set(mine))
         extra = sorted(set(mine) - set(theirs))
         affected['differences'] = {'compared_with': '%s%s' % (reference, "'s zone file" if use_file else ''),

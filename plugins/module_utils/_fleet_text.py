@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import html
+import time
 
 # Rows listed under one cause before "and N more".
 AFFECTS_SHOWN = 10
@@ -39,6 +40,27 @@ def _records(row):
             'unreadable': 'unproven', 'failed': 'unknown'}.get(row.get('content'), '-')
 
 
+def _expiry(row):
+    """The row's earliest RRSIG expiration as 'YYYY-MM-DD HH:MM' (UTC), '-' for an unsigned or unread copy."""
+    if not row.get('rrsig_expires'):
+        return '-'
+    return time.strftime('%Y-%m-%d %H:%M', time.gmtime(row['rrsig_expires']))
+
+
+def _signed(rows):
+    return any(r.get('rrsig_expires') for r in rows)
+
+
+def signatures_line(data):
+    """One sentence on the signed zones and the fleet's earliest signature expiry, or None."""
+    s = data['summary']
+    first = s.get('rrsig_earliest')
+    if not s.get('signed_zones') or not first:
+        return None
+    return ('%d signed zone(s); the earliest signature on any server expires %s (%s on %s).'
+            % (s['signed_zones'], first['expires_text'], first['rrset'], first['host']))
+
+
 # Up to this many zone x server rows, every row is listed; beyond it, only the rows with a problem are, and the
 # rest is summed up in one line (show_all lists everything).
 ROWS_SHOWN = 40
@@ -65,9 +87,14 @@ def table(rows, show_all=False, limit=ROWS_SHOWN):
     headers = ['zone', 'server', 'role', 'address', 'serial', 'records', 'status']
     data = []
     listed, left_out = shown_rows(rows, show_all, limit)
+    signed = _signed(listed)
+    if signed:
+        headers.insert(6, 'signatures until')
     for row in listed:
         data.append([row['zone'], row['host'], row['role'], row['address'] or '-',
                      '-' if row['serial'] is None else str(row['serial']), _records(row), _row_status(row)])
+        if signed:
+            data[-1].insert(6, _expiry(row))
     widths = [max([len(h)] + [len(r[i]) for r in data]) for i, h in enumerate(headers)]
     lines = ['  '.join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip(),
              '  '.join('-' * w for w in widths)]
@@ -150,6 +177,8 @@ def markdown(data, show_all=False):
     out += ['%s %d zone(s) on %d server(s): %d of %d zone x server pairs in sync, %d zone(s) fully converged.'
             % ('**%s**' % verdict(data) if data.get('causes') else verdict(data), s['zones'], s['servers'],
                s['in_sync'], s['pairs'], s['zones_converged']), '']
+    if signatures_line(data):
+        out += [signatures_line(data), '']
     if data.get('causes'):
         out += ['## Problems, by cause', '']
         for cause in data['causes']:
@@ -165,15 +194,18 @@ def markdown(data, show_all=False):
             if len(affected) > AFFECTS_SHOWN:
                 out.append('  - ... and %d more (report.json lists all)' % (len(affected) - AFFECTS_SHOWN))
             out.append('')
-    out += ['## Zones and servers', '', '| zone | server | role | address | serial | records | status |',
-            '|---|---|---|---|---|---|---|']
     listed, left_out = shown_rows(data['rows'], show_all)
+    signed = _signed(listed)
+    out += ['## Zones and servers', '',
+            '| zone | server | role | address | serial | records |%s status |' % (' signatures until |' if signed else ''),
+            '|---|---|---|---|---|---|%s---|' % ('---|' if signed else '')]
     for r in listed:
         status = _row_status(r)
         status = status if not r.get('cause') else '**%s**' % status
         serial = '-' if r['serial'] is None else r['serial']
-        out.append('| %s | %s | %s | %s | %s | %s | %s |' % (r['zone'], r['host'], r['role'], r['address'] or '-',
-                                                             serial, _records(r), status))
+        out.append('| %s | %s | %s | %s | %s | %s |%s %s |' % (
+            r['zone'], r['host'], r['role'], r['address'] or '-', serial, _records(r),
+            (' %s |' % _expiry(r)) if signed else '', status))
     if left_out:
         out += ['', _left_out(left_out)]
     return '\n'.join(out) + '\n'
@@ -193,6 +225,8 @@ def html_report(data, show_all=False):
                  'ok' if ok else 'bad', esc(verdict(data)), s['zones'], s['servers'], s['in_sync'], s['pairs'])]
     if data.get('generated_at'):
         parts.append('<p>Generated %s.</p>' % esc(str(data['generated_at'])))
+    if signatures_line(data):
+        parts.append('<p>%s</p>' % esc(signatures_line(data)))
     for cause in data.get('causes') or []:
         parts.append('<div class="problem" id="%s"><h3>%s: %s</h3>'
                      % (esc(cause['id']), esc(cause['id']), esc(cause['kind'])))
@@ -206,14 +240,15 @@ def html_report(data, show_all=False):
         if len(affected) > AFFECTS_SHOWN:
             parts.append('<li>... and %d more (report.json lists all)</li>' % (len(affected) - AFFECTS_SHOWN))
         parts.append('</ul></div>')
-    parts.append('<table><tr><th>zone</th><th>server</th><th>role</th><th>address</th><th>serial</th><th>records</th>'
-                 '<th>status</th></tr>')
     listed, left_out = shown_rows(data['rows'], show_all)
+    signed = _signed(listed)
+    parts.append('<table><tr><th>zone</th><th>server</th><th>role</th><th>address</th><th>serial</th><th>records</th>'
+                 '%s<th>status</th></tr>' % ('<th>signatures until (UTC)</th>' if signed else ''))
     for r in listed:
-        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>'
+        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>%s<td>%s</td></tr>'
                      % ('bad' if r.get('cause') else 'ok', esc(r['zone']), esc(r['host']), esc(r['role']),
                         esc(r['address'] or '-'), '-' if r['serial'] is None else r['serial'], esc(_records(r)),
-                        esc(_row_status(r))))
+                        '<td>%s</td>' % esc(_expiry(r)) if signed else '', esc(_row_status(r))))
     parts.append('</table>')
     if left_out:
         parts.append('<p>%s</p>' % esc(_left_out(left_out)))

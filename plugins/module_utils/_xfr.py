@@ -45,7 +45,9 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._wire import (
     CLASS_ANY,
     CLASS_IN,
     MAX_POINTER_HOPS,
+    TYPE_DNSKEY,
     TYPE_OPT,
+    TYPE_RRSIG,
     TYPE_SOA,
     TYPE_TSIG,
     Decline,
@@ -71,7 +73,11 @@ except ImportError:
 
 MAX_UNSIGNED_RUN = 99
 DNSSEC_TYPES = frozenset(['RRSIG', 'NSEC', 'NSEC3', 'NSEC3PARAM', 'DNSKEY', 'CDS', 'CDNSKEY', 'ZONEMD'])
+# Their numbers (RFC 4034, 5155, 7344, 8976): the records a signer adds, kept apart in ZoneDigest.
+DNSSEC_CODES = frozenset([46, 47, 48, 50, 51, 59, 60, 63])
 _MOD256 = 1 << 256
+# What ZoneDigest keeps apart: the DNSSEC records and the SOA (see ZoneDigest._note).
+_NOTED = DNSSEC_CODES | frozenset([TYPE_SOA])
 
 # Comparison outcomes that are not a problem.
 COMPARE_OK = ('ok', 'serial_only')
@@ -149,6 +155,13 @@ class ZoneDigest(object):
     compact canonical form, ``held[(owner, type, class)] = {rdata: ttl}``: all
     of them up to ``hold_limit`` records (beyond it the holding is dropped:
     ``held`` becomes None), or only those of the buckets in ``select``.
+
+    What a signer adds is kept apart as well, so that two copies can be told
+    apart by their data or by their signatures alone: ``data_hexdigest()`` is
+    the digest without the DNSSEC types and with the apex SOA's serial read as
+    0 (a signer may serve its own serial), and the earliest RRSIG expiration
+    is kept with the RRset it covers (``rrsig_expires``, ``rrsig_first``), and
+    the earliest of the apex SOA and DNSKEY signatures (``rrsig_apex_expires``).
     """
 
     def __init__(self, origin, ignore_ttl=False, ignore_dnssec=False, collect=False, ignore_types=(),
@@ -177,6 +190,15 @@ class ZoneDigest(object):
         # True once bucket sums hold part of a message the fast reader declined: they are then
         # not exact (the total and count are) and a comparison computes them again.
         self.buckets_dirty = False
+        self.origin_wire = origin.to_digestable() if origin is not None else None
+        self._reset_dnssec()
+
+    def _reset_dnssec(self):
+        self.dnssec_total = 0
+        self.soa_adjust = 0
+        self.rrsigs = 0
+        self.rrsig_min = None        # (expiration, owner wire, type covered)
+        self.rrsig_apex_min = None   # expiration
 
     def reset(self):
         """Forget every record added (a failed IXFR's opening SOA, before the AXFR asked in its place)."""
@@ -188,6 +210,7 @@ class ZoneDigest(object):
         self.held = {} if self.collecting else None
         self.held_records = 0
         self.buckets_dirty = False
+        self._reset_dnssec()
 
     def add(self, name, ttl, rdata):
         """Add one record given as dnspython objects (owner name, TTL, rdata)."""
@@ -204,6 +227,8 @@ class ZoneDigest(object):
                                               + rdata_wire).digest(), 'big')
         self.total += value
         self.count += 1
+        if rdtype in _NOTED:
+            self._note(((owner, rdtype, rdclass, ttl, rdata_wire, value),))
         if self.buckets is not None:
             bucket = zlib.crc32(owner) & self.mask
             self.buckets[bucket] += value
@@ -213,12 +238,36 @@ class ZoneDigest(object):
         elif self.held is not None:
             self._hold(((owner, rdtype, rdclass, rdata_wire, ttl),))
 
-    def commit(self, total, count, keep):
+    def commit(self, total, count, keep, noted=()):
         """Fold in what the fast reader gathered for one message (see _MessageReader._fast_scan)."""
         self.total += total
         self.count += count
         if keep and self.held is not None:
             self._hold(keep)
+        if noted:
+            self._note(noted)
+
+    def _note(self, records):
+        """DNSSEC records and the apex SOA, digested already: kept apart for data_hexdigest and the RRSIG times."""
+        for owner, rdtype, rdclass, ttl, rdata_wire, value in records:
+            if rdtype == TYPE_SOA:
+                if owner != self.origin_wire or len(rdata_wire) < 20:
+                    continue
+                zeroed = rdata_wire[:-20] + b'\x00\x00\x00\x00' + rdata_wire[-16:]
+                self.soa_adjust += int.from_bytes(hashlib.sha256(
+                    owner + _RR.pack(rdtype, rdclass, ttl, len(zeroed)) + zeroed).digest(), 'big') - value
+                continue
+            self.dnssec_total += value
+            if rdtype != TYPE_RRSIG or len(rdata_wire) < 18:
+                continue
+            self.rrsigs += 1
+            covered = _U16.unpack_from(rdata_wire)[0]
+            expires = _U32.unpack_from(rdata_wire, 8)[0]
+            if self.rrsig_min is None or expires < self.rrsig_min[0]:
+                self.rrsig_min = (expires, owner, covered)
+            if owner == self.origin_wire and covered in (TYPE_SOA, TYPE_DNSKEY) \
+                    and (self.rrsig_apex_min is None or expires < self.rrsig_apex_min):
+                self.rrsig_apex_min = expires
 
     def _hold(self, records):
         held = self.held
@@ -239,6 +288,22 @@ class ZoneDigest(object):
 
     def hexdigest(self):
         return '%064x' % (self.total % _MOD256)
+
+    def data_hexdigest(self):
+        """The digest without what a signer adds: no DNSSEC records, the apex SOA with serial 0."""
+        return '%064x' % ((self.total - self.dnssec_total + self.soa_adjust) % _MOD256)
+
+    def signatures(self):
+        """{signed, rrsigs, rrsig_expires, rrsig_first, rrsig_apex_expires}: expirations in seconds since the
+        epoch (RFC 4034 3.1.5), rrsig_first the RRset whose signature expires first ('owner TYPE')."""
+        out = {'signed': self.rrsigs > 0, 'rrsigs': self.rrsigs, 'rrsig_expires': None, 'rrsig_first': None,
+               'rrsig_apex_expires': self.rrsig_apex_min}
+        if self.rrsig_min is not None:
+            expires, owner, covered = self.rrsig_min
+            out['rrsig_expires'] = expires
+            out['rrsig_first'] = '%s %s' % (dns.name.from_wire(owner, 0)[0].to_text(),
+                                            dns.rdatatype.to_text(covered))
+        return out
 
 
 # --------------------------------------------------------------------------
@@ -1066,6 +1131,8 @@ class _MessageReader(object):
         total = 0
         count = 0
         keep = []
+        noted = []
+        noted_types = _NOTED
         if digest is not None:
             ignored = digest.ignored
             ignore_ttl = digest.ignore_ttl
@@ -1166,6 +1233,9 @@ class _MessageReader(object):
                                    'big')
             total += value
             count += 1
+            if rdtype in noted_types:
+                noted.append((owner, rdtype, rdclass, ttl, wire[rdata_start:end] if canonical is None else canonical,
+                              value))
             if bucketed:
                 bucket = crc32(owner) & mask
                 if not touched:
@@ -1192,10 +1262,10 @@ class _MessageReader(object):
                     dns.rdata.from_wire(dns.rdataclass.ANY, dns.rdatatype.TSIG, wire, rdata_start, rdlen))
         elif off != size:
             raise Decline('trailing bytes')
-        return frame, total, count, keep, tsig
+        return frame, total, count, keep, tsig, noted
 
     def _fast_finish(self, wire, staged):
-        frame, total, count, keep, tsig = staged
+        frame, total, count, keep, tsig, noted = staged
         had_tsig = tsig is not None
         try:
             if had_tsig:
@@ -1215,7 +1285,7 @@ class _MessageReader(object):
             raise
         self.frame = frame
         if self.digest is not None:
-            self.digest.commit(total, count, keep)
+            self.digest.commit(total, count, keep, noted)
         self._sync()
         return self._end_of_message(had_tsig)
 

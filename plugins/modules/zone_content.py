@@ -127,6 +127,28 @@ zones:
     records:
       description: Records in the digest.
       type: int
+    data_digest:
+      description:
+        - The digest without what a signer adds (no RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY or ZONEMD
+          records, and the apex SOA with serial 0), when the transfer worked. Two copies with the same serial and
+          the same RV(zones[].data_digest) but another RV(zones[].digest) differ in their signatures only.
+      type: str
+    signed:
+      description: Whether the copy holds RRSIG records, when the transfer worked.
+      type: bool
+    rrsigs:
+      description: RRSIG records in the copy.
+      type: int
+    rrsig_expires:
+      description: The earliest expiration of any RRSIG in the copy, in seconds since the epoch (UTC); null unsigned.
+      type: int
+    rrsig_first:
+      description: The RRset (C(owner TYPE)) whose signature expires first.
+      type: str
+    rrsig_apex_expires:
+      description: The earliest expiration of the signatures over the apex SOA and DNSKEY sets, in seconds since the
+        epoch (UTC).
+      type: int
     detail:
       description: What was seen when the transfer failed.
       type: str
@@ -159,6 +181,15 @@ zones:
         digest:
           description: The digest of the file's records.
           type: str
+        data_digest:
+          description:
+            - As RV(zones[].data_digest), for the file. Given when the file was parsed; a file that
+              M(dnsops.zonesync.zone_files) wrote and nobody changed since is digested from its record instead, and
+              is parsed when the served copy is signed.
+          type: str
+        signed:
+          description: Whether the file holds RRSIG records (a zone signed before it is loaded), when it was parsed.
+          type: bool
         records:
           description: Records in the file.
           type: int

@@ -40,6 +40,10 @@ ZONE = dns.name.from_text('example.test.')
 KEY = dns.tsig.Key('transfer-key.', b'0123456789abcdef0123456789abcdef', dns.tsig.HMAC_SHA256)
 
 
+DNSKEY_DATA = 'mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ=='
+SIGNATURE = 'oJB1W6WNGv+ldvQ3WDG0MQkg5IEhjRip8WTrPYGv07h108dUKGMeDPKijVCHX3DDKdfb+v6oB9wfuh3DTJXUAQ=='
+
+
 def zone_records(serial=10, hosts=60):
     soa = dns.rrset.from_text(ZONE, 300, 'IN', 'SOA', 'ns1.example.test. hostmaster.example.test. %d 3600 600 '
                               '1209600 300' % serial)
@@ -51,6 +55,13 @@ def zone_records(serial=10, hosts=60):
             dns.rrset.from_text('sec.example.test.', 300, 'IN', 'DS',
                                 '1 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'),
             dns.rrset.from_text('x.example.test.', 300, 'IN', 'NSEC', 'y.example.test. A RRSIG NSEC'),
+            dns.rrset.from_text(ZONE, 300, 'IN', 'DNSKEY', '257 3 13 ' + DNSKEY_DATA),
+            dns.rrset.from_text(ZONE, 300, 'IN', 'RRSIG', 'SOA 13 2 300 20261230000000 20261201000000 12345 '
+                                'Example.test. ' + SIGNATURE),
+            dns.rrset.from_text(ZONE, 300, 'IN', 'RRSIG', 'DNSKEY 13 2 300 20261231000000 20261201000000 '
+                                '12345 example.test. ' + SIGNATURE),
+            dns.rrset.from_text('x.example.test.', 300, 'IN', 'RRSIG', 'NSEC 13 3 300 20261215000000 '
+                                '20261201000000 12345 example.test. ' + SIGNATURE),
             dns.rrset.from_text('big.example.test.', 0x80000001, 'IN', 'TXT', '"ttl beyond 2^31"')]
     for i in range(hosts):
         body.append(dns.rrset.from_text('Host%d.example.test.' % i, 60 + i, 'IN', 'A', '10.0.0.%d' % i))
@@ -111,7 +122,8 @@ def run_reader(query, wires, fast, key=None, digest_kw=None, is_ixfr=False, clie
     except TransferFailed as exc:
         failure = (exc.status, exc.detail, sorted(exc.extra.items()))
     held = digest.held
-    state = (digest.total, digest.count, digest.buckets, None if held is None else sorted(held.items()))
+    state = (digest.total, digest.count, digest.buckets, None if held is None else sorted(held.items()),
+             (digest.dnssec_total, digest.soa_adjust, digest.rrsigs, digest.rrsig_min, digest.rrsig_apex_min))
     return result, failure, done, state, reader.fast_messages, digest.buckets_dirty
 
 
@@ -122,7 +134,7 @@ def both(query, wires, key=None, **kw):
     assert not slow[5] and slow[4] == 0
     if fast[5]:
         # A message declined half-way: the bucket sums are marked as not exact; all else is.
-        assert fast[3][:2] == slow[3][:2] and fast[3][3] == slow[3][3]
+        assert fast[3][:2] == slow[3][:2] and fast[3][3:] == slow[3][3:]
     else:
         assert fast[3] == slow[3]
     return fast[:5]
@@ -161,6 +173,45 @@ def test_digest_matches_records_added_one_by_one():
         for rdata in rrset:
             reference.add(rrset.name, min(rrset.ttl, 0x7FFFFFFF) if rrset.ttl <= 0x7FFFFFFF else 0, rdata)
     assert state[0] == reference.total and state[1] == reference.count
+    assert state[4] == (reference.dnssec_total, reference.soa_adjust, reference.rrsigs, reference.rrsig_min,
+                        reference.rrsig_apex_min)
+
+
+def test_signer_records_are_kept_apart():
+    """The data digest ignores what a signer adds and the SOA serial; the earliest RRSIG is named."""
+    soa, body = zone_records()
+    signed = ZoneDigest(ZONE)
+    unsigned = ZoneDigest(ZONE)
+    resigned = ZoneDigest(ZONE)
+    other_serial = zone_records(serial=11)[0]
+    for digest, records in ((signed, [soa] + body), (unsigned, [other_serial] + body)):
+        for rrset in records:
+            for rdata in rrset:
+                if digest is unsigned and rdata.rdtype in _xfr.DNSSEC_CODES:
+                    continue
+                digest.add(rrset.name, rrset.ttl, rdata)
+    for rrset in [soa] + body:
+        for rdata in rrset:
+            if rdata.rdtype == dns.rdatatype.RRSIG:
+                rdata = rdata.replace(expiration=rdata.expiration + 86400)
+            resigned.add(rrset.name, rrset.ttl, rdata)
+    assert signed.hexdigest() != unsigned.hexdigest()
+    assert signed.data_hexdigest() == unsigned.data_hexdigest() == resigned.data_hexdigest()
+    assert signed.hexdigest() != resigned.hexdigest()
+    info = signed.signatures()
+    assert info['signed'] and info['rrsigs'] == 3
+    assert info['rrsig_first'] == 'x.example.test. NSEC'
+    assert info['rrsig_expires'] == 1797292800            # 2026-12-15 00:00 UTC
+    assert info['rrsig_apex_expires'] == 1798588800       # 2026-12-30: the SOA's, earlier than the DNSKEY's
+    assert unsigned.signatures() == {'signed': False, 'rrsigs': 0, 'rrsig_expires': None, 'rrsig_first': None,
+                                     'rrsig_apex_expires': None}
+    # Another record, the same serial: the data digest differs too.
+    changed = ZoneDigest(ZONE)
+    for rrset in [soa] + body[:-1]:
+        for rdata in rrset:
+            changed.add(rrset.name, rrset.ttl, rdata)
+    assert changed.data_hexdigest() != signed.data_hexdigest()
+    assert set(_xfr.DNSSEC_CODES) == rdtype_set(_xfr.DNSSEC_TYPES)
 
 
 def test_unsigned_messages_between_signed_ones():

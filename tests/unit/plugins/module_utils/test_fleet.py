@@ -518,3 +518,117 @@ def test_a_secondary_answering_servfail_is_an_unusable_copy_not_a_missing_zone()
     unusable = next(c for c in report['causes'] if c['kind'] == 'copy_unusable')
     assert 'expired' in unusable['diagnosis'] and 'rndc retransfer' in unusable['remediation']
     assert not _fleet_text.verdict(report).startswith('All')
+
+
+# Signed zones --------------------------------------------------------------------------------------------------
+
+NOW = 1796000000          # 2026-11-30 ...; expirations below are relative to it
+DAY = 86400
+
+
+def signed(copies, serial=5, files=None):
+    """copies: host -> (digest, data digest, earliest RRSIG expiration relative to NOW)."""
+    out = content(dict((h, c[0]) for h, c in copies.items()), serial=serial, files=files)
+    for host, registered in out.items():
+        digest, data, expires = copies[host]
+        for entry in registered['zones']:
+            entry.update(data_digest=data, signed=True, rrsigs=12, rrsig_expires=NOW + expires,
+                         rrsig_first='example.test. NSEC' if host != 'p' else 'example.test. SOA',
+                         rrsig_apex_expires=NOW + expires)
+    return out
+
+
+def test_signed_in_sync_is_green_and_every_server_shows_its_earliest_expiry():
+    copies = {'p': ('aa', 'd', 10 * DAY), 's1': ('aa', 'd', 10 * DAY), 's2': ('aa', 'd', 10 * DAY),
+              't2': ('aa', 'd', 10 * DAY)}
+    report = _fleet.report(FLEET, IN_SYNC, content=signed(copies), now=NOW)
+    assert report['causes'] == []
+    assert [r['rrsig_expires'] for r in report['rows']] == [NOW + 10 * DAY] * 4
+    assert report['summary']['signed_zones'] == 1
+    assert report['signatures']['example.test']['expires'] == NOW + 10 * DAY
+    assert 'signatures until' in _fleet_text.table(report['rows'])[0]
+    assert '1 signed zone(s); the earliest signature on any server expires' in _fleet_text.markdown(report)
+
+
+def test_same_serial_same_records_other_signatures_is_its_own_cause_and_the_earliest_is_kept():
+    """The primary signed again without a new serial: the secondaries keep the old signatures."""
+    copies = {'p': ('new', 'd', 20 * DAY), 's1': ('old', 'd', 9 * DAY), 's2': ('old', 'd', 9 * DAY),
+              't2': ('old', 'd', 9 * DAY)}
+    report = _fleet.report(FLEET, IN_SYNC, content=signed(copies), now=NOW)
+    (cause,) = report['causes']
+    assert cause['kind'] == 'signatures_differ' and cause['servers'] == ['s1', 's2', 't2']
+    assert 'signed again without a new serial' in cause['diagnosis']
+    assert 'dnssec-signzone -N increment' in cause['remediation']
+    assert [p['status'] for p in report['problems']] == ['signatures_differ'] * 3
+    assert 'its earliest signature expires %s' % _fleet.utc_text(NOW + 9 * DAY) in report['problems'][0]['detail']
+    # The fleet's earliest, never the latest (the primary's).
+    assert report['signatures']['example.test']['host'] == 's1'
+    assert report['signatures']['example.test']['expires'] == NOW + 9 * DAY
+    # Other records as well: the serial was not incremented, whatever the signatures say.
+    copies['s1'] = ('old', 'other-data', 9 * DAY)
+    report = _fleet.report(FLEET, IN_SYNC, content=signed(copies), now=NOW)
+    kinds = dict((p['host'], p['status']) for p in report['problems'])
+    assert kinds == {'s1': 'serial_not_incremented', 's2': 'signatures_differ', 't2': 'signatures_differ'}
+
+
+def test_signatures_about_to_expire_are_named_for_the_signer_or_for_the_old_copy():
+    # Everyone serves the primary's copy, which expires in a day: the signer stalled.
+    copies = dict((h, ('aa', 'd', DAY)) for h in ('p', 's1', 's2', 't2'))
+    report = _fleet.report(FLEET, IN_SYNC, content=signed(copies), now=NOW)
+    (cause,) = report['causes']
+    assert cause['kind'] == 'signatures_expiring' and cause['servers'] == ['p', 's1', 's2', 't2']
+    assert 'on the primary p expire at %s (1 d 0 h from now' % _fleet.utc_text(NOW + DAY) in cause['diagnosis']
+    assert 'rndc dnssec -status' in cause['remediation']
+    # Past expiry: expired.
+    copies = dict((h, ('aa', 'd', -2 * 3600)) for h in ('p', 's1', 's2', 't2'))
+    (cause,) = _fleet.report(FLEET, IN_SYNC, content=signed(copies), now=NOW)['causes']
+    assert cause['kind'] == 'signatures_expired' and '2 h 0 min ago' in cause['diagnosis']
+    # A larger threshold names what the default lets pass; 0 names only what expired.
+    copies = dict((h, ('aa', 'd', 5 * DAY)) for h in ('p', 's1', 's2', 't2'))
+    assert _fleet.report(FLEET, IN_SYNC, content=signed(copies), now=NOW)['causes'] == []
+    assert _fleet.report(FLEET, IN_SYNC, content=signed(copies), now=NOW, rrsig_warn=7 * DAY)['causes'][0]['kind'] \
+        == 'signatures_expiring'
+    # s2 lags behind with an old copy that expires soon, the primary's is fresh: s2's copy is named, next to why
+    # it lags.
+    copies = {'p': ('new', 'd2', 20 * DAY), 's1': ('new', 'd2', 20 * DAY), 's2': ('old', 'd1', DAY / 2),
+              't2': ('new', 'd2', 20 * DAY)}
+    serials = soa({'p': 6, 's1': 6, 's2': 5, 't2': 6}, reference=6)
+    content_ = signed(copies, serial=6)
+    content_['s2']['zones'][0]['serial'] = 5
+    report = _fleet.report(FLEET, serials, content=content_, paths=paths({'s2': 'refused'}), now=NOW)
+    kinds = sorted(c['kind'] for c in report['causes'])
+    assert kinds == ['refused', 'signatures_expiring_copy']
+    copy_cause = [c for c in report['causes'] if c['kind'] == 'signatures_expiring_copy'][0]
+    assert copy_cause['servers'] == ['s2']
+    assert 'The copy of example.test on s2 (10.0.0.3) carries signatures that expire' in copy_cause['diagnosis']
+    assert 'pdns_control retrieve' in copy_cause['remediation']
+
+
+def test_a_signed_primary_is_compared_with_its_unsigned_file_by_data():
+    """BIND's inline signing serves the file's records with signatures, under its own serial."""
+    copies = dict((h, ('signed', 'd', 10 * DAY)) for h in ('p', 's1', 's2', 't2'))
+    files = {'example.test': {'path': '/z/example.test.zone', 'status': 'ok', 'serial': 3, 'digest': 'unsigned',
+                              'data_digest': 'd', 'signed': False}}
+    report = _fleet.report(FLEET, IN_SYNC, content=signed(copies, files=files), now=NOW)
+    assert report['causes'] == []
+    files['example.test']['data_digest'] = 'edited'
+    (cause,) = _fleet.report(FLEET, IN_SYNC, content=signed(copies, files=files), now=NOW)['causes']
+    assert cause['kind'] == 'primary_not_serving_file'
+    # A file signed before it is loaded is compared whole.
+    files['example.test'].update(data_digest='d', signed=True)
+    (cause,) = _fleet.report(FLEET, IN_SYNC, content=signed(copies, files=files), now=NOW)['causes']
+    assert cause['kind'] == 'primary_not_serving_file'
+
+
+def test_the_differences_of_a_signed_copy_and_its_file_leave_the_signer_out():
+    report = {'rows': [{'zone': 'example.test', 'host': 'p', 'role': 'primary', 'upstream': None}],
+              'problems': [], 'causes': [{'id': 'C1', 'kind': 'primary_not_serving_file',
+                                          'affects': [{'zone': 'example.test', 'host': 'p'}]}]}
+    served = ['example.test. 300 SOA ns. h. 9 1 1 1 1', 'example.test. 300 RRSIG SOA 13 2 300 ...',
+              'example.test. 300 NSEC www.example.test. SOA', 'www.example.test. 300 A 192.0.2.2']
+    file_ = ['example.test. 300 SOA ns. h. 3 1 1 1 1', 'www.example.test. 300 A 192.0.2.1']
+    collected = {'p': {'zones': [{'zone': 'example.test', 'record_lines': served, 'file': {'record_lines': file_}}]}}
+    out = _fleet.add_differences(report, collected)
+    diff = out['causes'][0]['affects'][0]['differences']
+    assert diff['missing'] == ['www.example.test. 300 A 192.0.2.1']
+    assert diff['extra'] == ['www.example.test. 300 A 192.0.2.2']
