@@ -118,7 +118,8 @@ integration: deps venv
 # netaddr, with only ansible-core (for module_utils) added.
 HOSTS_VENV := $(CURDIR)/.venv-hosts
 HOSTS_TESTS := tests/integration/test_zone_transfer_check.py tests/integration/test_zone_content.py \
-	tests/integration/test_soa_serial.py tests/integration/test_fastpath_soa.py tests/integration/test_fastpath_xfr.py
+	tests/integration/test_soa_serial.py tests/integration/test_fastpath_soa.py tests/integration/test_fastpath_xfr.py \
+	tests/integration/test_dnssec_freshness.py
 hosts-venv: deps
 	@if ! $(HOSTS_VENV)/bin/python -c 'import ansible, dns, netaddr, pytest' 2>/dev/null; then
 	    rm -rf $(HOSTS_VENV)

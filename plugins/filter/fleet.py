@@ -45,8 +45,8 @@ def soa_groups(fleet):
     return _fleet.soa_groups(_data(fleet, 'fleet plan'))
 
 
-def serial_floors(soa_results):
-    return _fleet.serial_floors(soa_results)
+def serial_floors(soa_results, skip=None):
+    return _fleet.serial_floors(soa_results, skip)
 
 
 def _report(value):

@@ -87,6 +87,10 @@ def zone_statement(zone, primary_dir, secondary_dir, ixfr_from_differences=True)
                   '    file "%s/%s.zone";' % (primary_dir, zone['name']),
                   '    ixfr-from-differences %s;' % ('yes' if ixfr_from_differences else 'no'),
                   '    allow-update { none; };']
+        if zone.get('dnssec_policy'):
+            # Signed as it is loaded: the file stays unsigned, named serves (and transfers) the signed copy.
+            lines += ['    dnssec-policy "%s";' % zone['dnssec_policy'],
+                      '    inline-signing yes;']
     else:
         upstream = zone['upstream']
         lines += ['    // secondary of %s' % upstream['host'],

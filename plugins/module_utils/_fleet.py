@@ -162,11 +162,12 @@ def transfer_targets(fleet, soa_results, all_zones=True):
     return targets
 
 
-def serial_floors(soa_results):
+def serial_floors(soa_results, skip=None):
     """zone -> the newest serial (RFC 1982) any server answered for it in soa_serial's results.
 
     The roles write no primary serial behind it: a rebuilt or restored primary then never serves a serial the
-    secondaries ignore.
+    secondaries ignore. ``skip``: zones left out (zones signed as they are loaded, whose served serial is ahead of
+    their file's by design).
     """
     serials = {}
     for result in soa_results or []:
@@ -178,7 +179,10 @@ def serial_floors(soa_results):
         if entry.get('serial') is not None and entry.get('status') in _ANSWERED:
             serials.setdefault(zone, []).append(entry['serial'])
     out = {}
+    skipped = set(_zone_key(z) for z in skip or [])
     for zone, values in serials.items():
+        if zone in skipped:
+            continue
         best, comparable = newest(values)
         if best is not None and comparable:
             out[zone] = best
@@ -928,7 +932,8 @@ def records_to_list(report, max_zones=20):
     return wanted
 
 
-_SIGNER_TYPES = frozenset(['SOA', 'RRSIG', 'NSEC', 'NSEC3', 'NSEC3PARAM', 'DNSKEY', 'CDS', 'CDNSKEY', 'ZONEMD'])
+_SIGNER_TYPES = frozenset(['SOA', 'RRSIG', 'NSEC', 'NSEC3', 'NSEC3PARAM', 'DNSKEY', 'CDS', 'CDNSKEY', 'ZONEMD',
+                           'TYPE65534'])
 
 
 def _signer_line(line):

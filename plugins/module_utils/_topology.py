@@ -283,6 +283,24 @@ def _check_label(value, where):
     return value.strip().lower()
 
 
+_POLICY_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$')
+
+
+def _dnssec_policy(value, where, primary, server):
+    """The zone's dnssec-policy name (signed by its BIND primary as it loads the zone), or None."""
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or not _POLICY_NAME.match(value) or value == 'none':
+        _fail('%s.dnssec_policy: %r is not a dnssec-policy name. Use "default" (BIND\'s built-in policy), "insecure" '
+              '(to unsign a zone step by step), or the name of a policy in bind_dnssec_policies; leave it out for an '
+              'unsigned zone.' % (where, value))
+    if server != 'bind':
+        _fail('%s.dnssec_policy: the primary %s runs %s, and this version signs zones on BIND primaries only (BIND '
+              'dnssec-policy with inline signing). Sign the zone on PowerDNS yourself ("pdnsutil secure-zone"), and '
+              'leave dnssec_policy out.' % (where, primary, server))
+    return value
+
+
 def _check_chain(entries, primary, zone_name, where_key='where'):
     """Every entry's upstream is the primary or another entry, and the chain reaches the primary without a loop."""
     members = set([primary] + [e['host'] for e in entries])
@@ -509,12 +527,14 @@ def check_topology(zones, keys, hostvars, catalogs=None):
                        for i, a in enumerate(_as_list(zone.get('allow_query', ['any']), where + '.allow_query'))]
         if zone.get('file') is None and not records and not ns:
             _fail('%s has neither `records` nor `file` nor `ns`: a zone needs at least its NS records.' % where)
+        dnssec_policy = _dnssec_policy(zone.get('dnssec_policy'), where, primary, hosts[primary]['server'])
         result.append({
             'name': name, 'primary': primary, 'secondaries': secondaries, 'key': zone_key,
             'records': records, 'file': zone.get('file'), 'ns': ns, 'soa': soa, 'ttl': ttl,
             'notify': notify, 'allow_query': allow_query, 'accept_keys': accept_keys,
             'catalog': catalog['name'] if catalog else None,
             'catalog_label': label if catalog else None,
+            'dnssec_policy': dnssec_policy,
         })
     for name, catalog in catalogs.items():
         result.append(_catalog_zone(catalog, members[name], dict((v, k) for k, v in labels[name].items())))
@@ -725,6 +745,9 @@ def host_summary(plan):
         member_count=len(members),
         # Every secondary of this host's primary zones, any tier (the serial floors are read from them).
         primary_secondary_addresses=sorted(set(a for z in primaries for a in z['secondary_addresses'])),
+        # Primary zones the server signs as it loads them: their served serial is ahead of the file's by design,
+        # so the secondaries' serials are no floor for the file.
+        signed_zones=[z['name'] for z in primaries if z.get('dnssec_policy')],
         # Primary zones given as a file on the controller: the roles read those files there.
         primary_files=[{'name': z['name'], 'file': z['file']} for z in primaries if z.get('file') is not None],
         # The catalogs this host produces, with who consumes them (their serial floors are read with their key).

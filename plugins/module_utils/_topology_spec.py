@@ -28,6 +28,7 @@ ZONE_OPTIONS = dict(
     allow_query=dict(type='list', elements='str'),
     catalog=dict(type='raw'),
     catalog_label=dict(type='str'),
+    dnssec_policy=dict(type='str'),
 )
 
 CATALOG_OPTIONS = dict(

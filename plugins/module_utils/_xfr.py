@@ -72,9 +72,10 @@ except ImportError:
     pass  # reported by _common.assert_requirements_present
 
 MAX_UNSIGNED_RUN = 99
-DNSSEC_TYPES = frozenset(['RRSIG', 'NSEC', 'NSEC3', 'NSEC3PARAM', 'DNSKEY', 'CDS', 'CDNSKEY', 'ZONEMD'])
-# Their numbers (RFC 4034, 5155, 7344, 8976): the records a signer adds, kept apart in ZoneDigest.
-DNSSEC_CODES = frozenset([46, 47, 48, 50, 51, 59, 60, 63])
+# The records a signer adds, kept apart in ZoneDigest: RFC 4034, 5155, 7344 and 8976 types, and the private type
+# in which BIND keeps its signing state in the zone (sig-signing-type, 65534 unless changed; transferred too).
+DNSSEC_TYPES = frozenset(['RRSIG', 'NSEC', 'NSEC3', 'NSEC3PARAM', 'DNSKEY', 'CDS', 'CDNSKEY', 'ZONEMD', 'TYPE65534'])
+DNSSEC_CODES = frozenset([46, 47, 48, 50, 51, 59, 60, 63, 65534])
 _MOD256 = 1 << 256
 # What ZoneDigest keeps apart: the DNSSEC records and the SOA (see ZoneDigest._note).
 _NOTED = DNSSEC_CODES | frozenset([TYPE_SOA])

@@ -106,6 +106,17 @@ options:
           - The member's unique label in the catalog (RFC 9432 4.1). By default the base32hex SHA-1 of the zone
             name, which never changes; set it only to keep the labels of a catalog produced elsewhere before.
         type: str
+      dnssec_policy:
+        description:
+          - Sign the zone on its primary as it is loaded - BIND's C(dnssec-policy) with inline signing. The zone file
+            stays unsigned; the primary serves and transfers the signed copy, under a serial of its own that grows
+            at each signing.
+          - V(default) is BIND's built-in policy (ECDSA P-256, signatures valid 14 days and refreshed 5 days before
+            they expire); another name must be defined in the bind role's C(bind_dnssec_policies). V(insecure) unsigns
+            the zone step by step.
+          - BIND primaries only. The roles do not raise the file's serial to the secondaries' for a signed zone (the
+            signed serial is ahead of the file's by design).
+        type: str
   keys:
     description:
       - The TSIG keys. Their secrets are read to check them, and never returned.

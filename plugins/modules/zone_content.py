@@ -129,8 +129,8 @@ zones:
       type: int
     data_digest:
       description:
-        - The digest without what a signer adds (no RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY or ZONEMD
-          records, and the apex SOA with serial 0), when the transfer worked. Two copies with the same serial and
+        - The digest without what a signer adds (no RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY, ZONEMD or
+          TYPE65534 records, the last BIND's signing state, and the apex SOA with serial 0), when the transfer worked. Two copies with the same serial and
           the same RV(zones[].data_digest) but another RV(zones[].digest) differ in their signatures only.
       type: str
     signed:

@@ -86,8 +86,9 @@ options:
     default: false
   ignore_dnssec:
     description:
-      - Ignore DNSSEC record types (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY, ZONEMD) when comparing,
-        for instance to compare a copy signed on the fly with an unsigned one.
+      - Ignore DNSSEC record types (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY, ZONEMD, and TYPE65534, in
+        which BIND keeps its signing state in the zone) when comparing, for instance to compare a copy signed on the
+        fly with an unsigned one.
       - The same as listing those types in O(ignore_types).
     type: bool
     default: false

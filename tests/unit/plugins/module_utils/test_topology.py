@@ -74,6 +74,10 @@ def test_fleet_plan_lists_every_server():
     ({'secondaries': [{'host': 'ns1', 'upstream': 'ns2'}, {'host': 'ns2', 'upstream': 'ns1'}]}, None, r'loops'),
     ({'secondaries': ['ns1', 'ns1']}, None, r"host 'ns1' appears twice"),
     ({'soa': {'refresh': 86400, 'expire': 3600}}, None, r'expire \(3600\) must be larger than refresh'),
+    ({'dnssec_policy': 'my policy'}, None, r"dnssec_policy: 'my policy' is not a dnssec-policy name"),
+    ({'dnssec_policy': 'none'}, None, r"dnssec_policy: 'none' is not a dnssec-policy name.*leave it out"),
+    ({'dnssec_policy': 'default', 'primary': 'ns2', 'secondaries': ['ns1']}, None,
+     r'dnssec_policy: the primary ns2 runs powerdns, and this version signs zones on BIND primaries only'),
     ({}, dict(HOSTS, ns2={'zonesync_server': 'nsd', 'ansible_host': '10.0.0.3'}), r"zonesync_server on host 'ns2' is 'nsd'"),
     ({}, dict(HOSTS, ns1={'zonesync_server': 'bind', 'zonesync_listen': ['10.0.0.256']}), r"zonesync_listen on host 'ns1': '10.0.0.256'"),
     ({}, dict(HOSTS, ns1={'zonesync_server': 'bind'}), r"Cannot tell which address host 'ns1' serves DNS on"),
@@ -139,3 +143,19 @@ def test_unkeyed_peers_are_kept_apart_from_keyed_ones():
     plan = host_plan(zones(key=None), KEYS + [CHECK], HOSTS, 'hidden')
     acl = plan['zones'][0]['transfer_acl']
     assert acl == {'keyed_sources': ['10.0.0.1'], 'keys': ['zonesync-check'], 'unkeyed_sources': ['10.0.0.2', '10.0.0.3']}
+
+
+def test_a_signed_zone_is_signed_by_its_primary_only_and_keeps_no_serial_floor():
+    from ansible_collections.dnsops.zonesync.plugins.module_utils._bind_zones import zone_statement
+    from ansible_collections.dnsops.zonesync.plugins.module_utils._topology import host_summary
+    plan = host_plan(zones(dnssec_policy='default'), KEYS, HOSTS, 'hidden')
+    (zone,) = plan['zones']
+    text = zone_statement(zone, '/p', '/s')
+    assert '    dnssec-policy "default";\n    inline-signing yes;' in text
+    assert host_summary(plan)['signed_zones'] == ['example.test']
+    # The secondaries transfer the signed copy: nothing about signing in their statements.
+    secondary = host_plan(zones(dnssec_policy='default'), KEYS, HOSTS, 'ns1')['zones'][0]
+    assert 'dnssec-policy' not in zone_statement(secondary, '/p', '/s')
+    unsigned = host_plan(zones(), KEYS, HOSTS, 'hidden')
+    assert 'dnssec-policy' not in zone_statement(unsigned['zones'][0], '/p', '/s')
+    assert host_summary(unsigned)['signed_zones'] == []
