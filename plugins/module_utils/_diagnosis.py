@@ -290,8 +290,9 @@ _CAUSES = {
         'manages by hand; change zonesync_zones instead.'),
     'signatures_differ': (
         '{zones_text} on {others} hold(s) the records and the serial {serial} of the primary {host}, with other '
-        'signatures: the zone was signed again without a new serial, so the secondaries (which compare serials only) '
-        'kept their older signatures, and validating resolvers fail the zone there once those expire.',
+        'signatures: the zone was signed again without a new serial, so these secondaries kept their older signatures '
+        '(BIND compares serials only; PowerDNS also compares the SOA\'s signature and transfers again), and '
+        'validating resolvers fail the zone there once those expire.',
         'Give every new signing a new serial: BIND\'s dnssec-policy (inline signing) does it by itself; a zone signed '
         'before it is loaded must be signed with "dnssec-signzone -N increment" (or unixtime); PowerDNS needs '
         'SOA-EDIT (for example INCEPTION-EPOCH) on the zone. Then make the secondaries transfer it now: "rndc '
