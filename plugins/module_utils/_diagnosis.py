@@ -326,6 +326,21 @@ _CAUSES = {
         'SERVFAIL for the zone now.',
         'Make {host} transfer the zone now: "rndc retransfer <zone>" (BIND) or "pdns_control retrieve <zone>" '
         '(PowerDNS), after fixing the transfer problem named for {host} (if any).'),
+    'cannot_write_copy': (
+        '{host} ({address}) serves {zones_text} but cannot write its copies: {detail}. It serves what it transferred '
+        'from memory only: after a restart it has nothing to load, and until it transfers again (never, while its '
+        'upstream is unreachable) it answers nothing for these zones. Its own log: {log}.',
+        'Give {service}\'s user its directory back: on BIND, "chown bind:bind {directory}" and "chmod 0755 '
+        '{directory}" (or re-run {site}, which creates the bind role\'s directories with their owner), then "rndc '
+        'retransfer <zone>" so that each copy is written now; on PowerDNS, "chown pdns:pdns" the database and its '
+        'directory. A read-only file system must be remounted read-write.'),
+    'copy_not_saved': (
+        '{host} ({address}) serves {zones_text} in sync, but the file of each copy does not exist: the server never '
+        'wrote what it transferred ({detail}), for example because a mandatory access control profile (AppArmor) '
+        'denies the path. After a restart it has nothing to load. Its own log: {log}.',
+        'Read "journalctl -u {service}" on {host} for "dumping master file" and "permission denied"; keep secondary '
+        'zone files under /var/lib/bind or /var/cache/bind, where Debian\'s AppArmor profile lets named write, or '
+        're-run {site}; then "rndc retransfer <zone>" so that each copy is written now.'),
     'copy_differs': (
         '{host} serves other records for {zones_text} than its upstream {upstream} under the same serial {serial}: it '
         'does not serve a copy transferred from {upstream} (the zone is configured differently there, or its file was '

@@ -279,6 +279,7 @@ class _Seen(object):
         self.state_details = {}
         self.state_failed = {}
         self.state_invalid = {}
+        self.state_storage = {}
         for host, registered in (state or {}).items():
             self._read_state(host, registered)
         self.content = {}
@@ -325,6 +326,9 @@ class _Seen(object):
         for entry in result_zones(registered) or []:
             self.state_zones[(_zone_key(entry['zone']), host)] = entry
         self.state_keys[host] = dict((k['name'], k) for k in registered.get('keys') or [])
+        for problem in (registered.get('storage') or {}).get('problems') or []:
+            for zone in problem.get('zones') or []:
+                self.state_storage[(_zone_key(zone), host)] = problem
         for entry in registered.get('details') or []:
             self.state_details[(_zone_key(entry['zone']), host)] = entry
 
@@ -621,6 +625,26 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
     cause['context']['others'] = ', '.join(others)
 
 
+def _storage(causes, rows, seen):
+    """A secondary that cannot write its copy serves from memory only: named for every zone it affects, next to
+    any other cause. A missing file alone counts only for a copy in sync (a lagging one may never have arrived)."""
+    for row in rows:
+        if row['role'] != 'secondary':
+            continue
+        problem = seen.state_storage.get((_zone_key(row['zone']), row['host']))
+        if problem is None:
+            continue
+        if problem['problem'] == 'file_missing' and row['status'] != 'in_sync':
+            continue
+        entry = seen.state_zones.get((_zone_key(row['zone']), row['host'])) or {}
+        ctx = {'host': row['host'], 'address': row['address'], 'server': row['server'],
+               'directory': problem.get('directory'), 'detail': problem.get('detail'),
+               'log': (problem.get('log') or ['nothing about it in its recent journal'])[-1]}
+        causes.add(('cannot_write_copy', row['host'], problem.get('directory'), problem['problem']),
+                   'cannot_write_copy' if problem['problem'] != 'file_missing' else 'copy_not_saved', row,
+                   'cannot_write_copy', ctx, entry.get('storage_detail') or problem.get('detail'))
+
+
 def _signature_compare(entry, primary_entry):
     def first(e):
         if not e.get('rrsig_expires'):
@@ -826,6 +850,7 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
         entries = {primary_row['host']: primary_entry} if primary_entry else {}
         for row in ordered[1:]:
             _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_entry, expect_content, entries)
+    _storage(causes, rows, seen)
     signed = _signatures(causes, rows, seen, time.time() if now is None else now, rrsig_warn)
     # A secondary whose own check could not run: named once per host.
     for host, detail in sorted(seen.paths_failed.items()):

@@ -128,14 +128,18 @@ def bind_state(config_text):
             elif head == 'view' and isinstance(statement[-1], list):
                 walk(statement[-1])
             elif head == 'options' and isinstance(statement[-1], list):
+                directory = _first(statement[-1], 'directory')
+                if directory and len(directory) > 1:
+                    options['directory'] = directory[1]
                 consumed = _first(statement[-1], 'catalog-zones')
                 if consumed and isinstance(consumed[-1], list):
                     for entry in consumed[-1]:
                         _catalog_entry(entry, catalogs)
 
     catalogs = {}
+    options = {}
     walk(parse_bind_config(config_text))
-    return {'zones': zones, 'keys': keys, 'catalogs': catalogs}
+    return {'zones': zones, 'keys': keys, 'catalogs': catalogs, 'directory': options.get('directory')}
 
 
 def _catalog_entry(entry, catalogs):
@@ -143,10 +147,13 @@ def _catalog_entry(entry, catalogs):
     if len(entry) < 2 or entry[0] != 'zone':
         return
     primaries = []
+    zone_directory = None
     for index, part in enumerate(entry):
         if part in ('default-primaries', 'default-masters') and index + 1 < len(entry) and isinstance(entry[index + 1], list):
             primaries = _primaries(['primaries', entry[index + 1]])
-    catalogs[_norm(entry[1])] = {'primaries': primaries}
+        if part == 'zone-directory' and index + 1 < len(entry) and isinstance(entry[index + 1], str):
+            zone_directory = entry[index + 1]
+    catalogs[_norm(entry[1])] = {'primaries': primaries, 'zone_directory': zone_directory}
 
 
 _ZONESTATUS_FIELDS = ('type', 'serial', 'last loaded', 'next refresh', 'expires', 'next resign node')
@@ -269,6 +276,22 @@ _BACKOFF_RE = re.compile(r"(?:Skipping SOA checks|from (?:slave|secondary)-check
                          re.IGNORECASE)
 _TSIG_LOG_RE = re.compile(r'\b(BADKEY|BADSIG|BADTIME|tsig verify failure|bad key|clock skew|Not Authorized|NOTAUTH)',
                           re.IGNORECASE)
+
+
+# What a server logs when it cannot write a zone's copy (BIND: "dumping master file: ...: open: permission
+# denied"; SQLite under PowerDNS: "attempt to write a readonly database", "unable to open database file").
+_WRITE_ERROR_RE = re.compile(r'permission denied|read-only file system|readonly database|no space left on device|'
+                             r'unable to open database file|dumping master file: .*(?:failed|error)', re.IGNORECASE)
+
+
+def storage_log_lines(journal_text, problem, kept=LOG_KEPT):
+    """The last journal lines that say a write failed, about the problem's directory or one of its zones."""
+    marks = [problem['directory']] + ['zone %s/' % z for z in problem.get('zones') or []]
+    found = []
+    for line in journal_text.splitlines():
+        if _WRITE_ERROR_RE.search(line) and any(m in line for m in marks):
+            found.append(line.strip())
+    return found[-kept:]
 
 
 def log_findings(lines):

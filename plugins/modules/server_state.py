@@ -142,6 +142,52 @@ zones:
       description: For a member that is not configured, whether the server consumes its catalog at all.
       type: bool
       returned: for catalog members that are not configured
+    storage:
+      description: V(directory_not_writable), V(file_not_writable) or V(file_missing), when the server cannot write
+        this zone's copy (see RV(storage)).
+      type: str
+      returned: for zones whose copy cannot be written
+    storage_detail:
+      description: What was found for this zone.
+      type: str
+      returned: for zones whose copy cannot be written
+storage:
+  description:
+    - Whether the running server can write where it keeps its copies. The server's own user is read from /proc, and
+      compared, as the kernel would, with the directories of its secondary zone files (BIND, catalog
+      C(zone-directory) included) or its gsqlite3 database and the directory SQLite writes its journal to (PowerDNS);
+      a read-only mount counts. A BIND secondary zone whose file does not exist is named too (that is what any
+      failed write leaves).
+    - A secondary that cannot write keeps serving what it transferred, from memory; after a restart it has nothing
+      to load.
+  returned: always
+  type: dict
+  contains:
+    process_uid:
+      description: The server process's user id, or null when no such process runs.
+      type: int
+    problems:
+      description: One entry per directory (or database) and kind of problem.
+      type: list
+      elements: dict
+      contains:
+        problem:
+          description: V(directory_not_writable), V(file_not_writable) (the PowerDNS database), or V(file_missing).
+          type: str
+        directory:
+          description: The directory.
+          type: str
+        detail:
+          description: What was found, such as the directory's mode and owner and the server's user id.
+          type: str
+        zones:
+          description: The zones of O(zones) it affects.
+          type: list
+          elements: str
+        log:
+          description: The server's last journal lines that say a write there failed.
+          type: list
+          elements: str
 keys:
   description: One entry per O(expect_keys) key.
   returned: always
@@ -205,6 +251,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._common import ZonesyncError, short_invocation
+from ansible_collections.dnsops.zonesync.plugins.module_utils._storage import server_storage
 from ansible_collections.dnsops.zonesync.plugins.module_utils._server_state import (
     LOG_LINES,
     bind_state,
@@ -226,6 +273,15 @@ def _checkconf(module, checkconf, config):
         raise ConfigInvalid('named-checkconf -p %s failed (exit %d): %s'
                             % (config, rc, (err or out).strip() or 'no output'))
     return out
+
+
+def _journal(module, params, lines=LOG_LINES):
+    journalctl = module.get_bin_path('journalctl', required=False)
+    if not journalctl:
+        return ''
+    unit = params['journal_unit'] or ('named' if params['server'] == 'bind' else 'pdns')
+    rc, out, err = module.run_command([journalctl, '-u', unit, '-n', str(lines), '--no-pager', '-o', 'short-iso'])
+    return out if rc == 0 else ''
 
 
 def main():
@@ -260,13 +316,7 @@ def main():
         result = summarize(state, params['zones'], params['expect_keys'], params['catalog_members'])
         details = []
         if params['details_for']:
-            journal = ''
-            journalctl = module.get_bin_path('journalctl', required=False)
-            unit = params['journal_unit'] or ('named' if params['server'] == 'bind' else 'pdns')
-            if journalctl:
-                rc, journal, err = module.run_command([journalctl, '-u', unit, '-n', str(LOG_LINES), '--no-pager',
-                                                       '-o', 'short-iso'])
-                journal = journal if rc == 0 else ''
+            journal = _journal(module, params)
             lines = zone_log_lines(journal, params['details_for'])
             rndc = module.get_bin_path('rndc', required=False) if params['server'] == 'bind' else None
             for zone in params['details_for']:
@@ -277,6 +327,8 @@ def main():
                     entry['status'] = parse_zonestatus(out) if rc == 0 else {'error': (err or out).strip()}
                 details.append(entry)
         result['details'] = details
+        result['storage'] = server_storage(params['server'], state, result['zones'], params['catalog_members'],
+                                           params['database'], lambda: _journal(module, params))
     except ConfigInvalid as exc:
         module.fail_json(msg=str(exc), reason='config_invalid', config=params['config'])
     except ZonesyncError as exc:

@@ -634,3 +634,32 @@ def test_the_differences_of_a_signed_copy_and_its_file_leave_the_signer_out():
     diff = out['causes'][0]['affects'][0]['differences']
     assert diff['missing'] == ['www.example.test. 300 A 192.0.2.1']
     assert diff['extra'] == ['www.example.test. 300 A 192.0.2.2']
+
+
+# A secondary that cannot write its copies --------------------------------------------------------------------
+
+def test_a_secondary_that_cannot_write_its_copies_is_named_even_while_in_sync():
+    problem = {'problem': 'directory_not_writable', 'directory': '/var/lib/bind/zonesync-secondary',
+               'detail': '/var/lib/bind/zonesync-secondary is drwxr-xr-x 0:0: the server (uid 104) writes there as '
+                         'others, which may not create files', 'zones': ['example.test'],
+               'log': ['2026-11-28T10:00:00 ns1 named[9]: zone example.test/IN: dumping master file: '
+                       '/var/lib/bind/zonesync-secondary/tmp-x: open: permission denied']}
+    states = state({'s1': {'storage': 'directory_not_writable', 'storage_detail': problem['detail']}})
+    states['s1']['storage'] = {'process_uid': 104, 'problems': [problem]}
+    report = _fleet.report(FLEET, IN_SYNC, content=SAME, paths=paths({'s1': 'ok', 's2': 'ok', 't2': 'ok'}),
+                           state=states)
+    (cause,) = report['causes']
+    assert cause['kind'] == 'cannot_write_copy' and cause['servers'] == ['s1']
+    assert 'serves example.test but cannot write its copies' in cause['diagnosis']
+    assert 'permission denied' in cause['diagnosis']
+    assert 'chown bind:bind /var/lib/bind/zonesync-secondary' in cause['remediation']
+    assert not _fleet_text.verdict(report).startswith('All')
+    # A missing file alone: named while in sync, left to the transfer's cause while lagging.
+    missing = dict(problem, problem='file_missing', log=[])
+    states['s1']['storage'] = {'process_uid': 104, 'problems': [missing]}
+    (cause,) = _fleet.report(FLEET, IN_SYNC, content=SAME, paths=paths({'s1': 'ok', 's2': 'ok', 't2': 'ok'}),
+                             state=states)['causes']
+    assert cause['kind'] == 'copy_not_saved' and 'nothing about it in its recent journal' in cause['diagnosis']
+    lagging = soa({'p': 6, 's1': 5, 's2': 6, 't2': 6}, reference=6)
+    report = _fleet.report(FLEET, lagging, paths=paths({'s1': 'refused'}), state=states)
+    assert [c['kind'] for c in report['causes']] == ['refused']
