@@ -279,14 +279,15 @@ _TSIG_LOG_RE = re.compile(r'\b(BADKEY|BADSIG|BADTIME|tsig verify failure|bad key
 
 
 # What a server logs when it cannot write a zone's copy (BIND: "dumping master file: ...: open: permission
-# denied"; SQLite under PowerDNS: "attempt to write a readonly database", "unable to open database file").
+# denied", or "open: invalid file" when the directory is not one; SQLite under PowerDNS: "attempt to write a
+# readonly database", "unable to open database file").
 _WRITE_ERROR_RE = re.compile(r'permission denied|read-only file system|readonly database|no space left on device|'
-                             r'unable to open database file|dumping master file: .*(?:failed|error)', re.IGNORECASE)
+                             r'unable to open database file|dumping master file: \S+: \w+: |unable to remove masterfile|'
+                             r'could not set file modification time', re.IGNORECASE)
 
 
-def storage_log_lines(journal_text, problem, kept=LOG_KEPT):
-    """The last journal lines that say a write failed, about the problem's directory or one of its zones."""
-    marks = [problem['directory']] + ['zone %s/' % z for z in problem.get('zones') or []]
+def storage_log_lines(journal_text, marks, kept=LOG_KEPT):
+    """The last journal lines that say a write failed and name one of ``marks`` (paths, 'zone example.test/')."""
     found = []
     for line in journal_text.splitlines():
         if _WRITE_ERROR_RE.search(line) and any(m in line for m in marks):

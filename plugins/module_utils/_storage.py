@@ -26,11 +26,12 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._server_state impo
 PROCESS_NAMES = {'bind': ('named',), 'powerdns': ('pdns_server',)}
 
 
-def process_ids(server, proc='/proc'):
+def process_ids(server, proc='/proc', cwd=None):
     """(uid, gids) of the running server's process (effective uid; gid and supplementary groups), or None.
 
-    With several processes (a PowerDNS guardian), the one that does not run as root is taken when there is one:
-    that is the one that writes.
+    ``cwd``: named works in its configuration's ``directory``; with several named on one machine (containers
+    included, which share the host's /proc), the ones working there are taken. With several processes (a PowerDNS
+    guardian), the one that does not run as root is taken when there is one: that is the one that writes.
     """
     names = PROCESS_NAMES.get(server, ())
     found = []
@@ -52,7 +53,16 @@ def process_ids(server, proc='/proc'):
             gids = set(int(g) for g in [fields['Gid'].split()[1]] + fields.get('Groups', '').split())
         except (KeyError, IndexError, ValueError):
             continue
-        found.append((uid, gids))
+        here = None
+        if cwd:
+            try:
+                here = os.path.realpath(os.readlink(os.path.join(proc, pid, 'cwd'))) == os.path.realpath(cwd)
+            except OSError:
+                here = None
+        found.append((uid, gids, here))
+    if any(f[2] for f in found):
+        found = [f for f in found if f[2]]
+    found = [(uid, gids) for uid, gids, dummy in found]
     if not found:
         return None
     found.sort(key=lambda ids: ids[0] == 0)
@@ -159,7 +169,7 @@ def server_storage(server, state, zones, catalog_members, database, read_journal
     server's journal text, called only when there is a problem. Returns {'process_uid', 'problems'}: one problem
     per directory (or database) and kind, with its zones and the server's own log lines about it.
     """
-    ids = process_ids(server, proc)
+    ids = process_ids(server, proc, state.get('directory') if server == 'bind' else None)
     if server == 'bind':
         findings = zone_file_findings(state['zones'], state.get('directory'), ids)
         # Catalog members have no statement: BIND saves them in the catalog's zone-directory.
@@ -192,7 +202,12 @@ def server_storage(server, state, zones, catalog_members, database, read_journal
     if out:
         journal = read_journal() or ''
         for problem in out:
-            problem['log'] = storage_log_lines(journal, problem)
+            # named logs paths as its configuration gives them, often relative to its directory.
+            marks = [problem['directory'] + '/', 'zone %s/' % problem['zones'][0]] + \
+                ['zone %s/' % z for z in problem['zones'][1:20]]
+            if state.get('directory') and problem['directory'].startswith(state['directory'].rstrip('/') + '/'):
+                marks.append(os.path.relpath(problem['directory'], state['directory']) + '/')
+            problem['log'] = storage_log_lines(journal, marks)
             if problem['problem'] == 'file_missing':
                 del problem['path']   # one file per zone; storage_detail names each
                 problem['detail'] = 'the files of %d zone(s) it serves do not exist' % len(problem['zones'])

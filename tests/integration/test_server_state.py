@@ -105,7 +105,7 @@ def test_bind_catalog_members_are_configured_by_the_catalog_it_consumes(tmp_path
     state = bind_state(text)
     state['server'] = 'bind'
     assert state['catalogs'] == {'catalog.zonesync.invalid': {
-        'primaries': [{'address': '192.0.2.1', 'port': None, 'key': 'xfr'}]}}
+        'primaries': [{'address': '192.0.2.1', 'port': None, 'key': 'xfr'}], 'zone_directory': 'catz'}}
     result = summarize(state, ['catalog.zonesync.invalid', 'member.test', 'other.test'], [],
                        {'member.test': 'catalog.zonesync.invalid', 'other.test': 'elsewhere.invalid'})
     assert result['zones'] == [
@@ -138,3 +138,50 @@ def test_powerdns_catalog_consumer_and_the_members_it_made(pdns):
          'catalog': 'catalog.zonesync.invalid'},
         # Not created yet: the server consumes the catalog but has not applied the version that lists it.
         {'zone': 'later.test', 'configured': False, 'catalog': 'catalog.zonesync.invalid', 'catalog_consumed': True}]
+
+
+def test_a_bind_secondary_whose_zone_directory_is_gone_is_named_with_its_own_log(bind, tsig_key, client):
+    """named keeps serving the copy it transferred; its next write fails, and only its storage says so."""
+    from ansible_collections.dnsops.zonesync.plugins.module_utils._storage import server_storage
+    import os
+    import shutil
+    key = tsig_key('lab-transfer')
+    primary = bind()
+    secondary = bind()
+    primary.add_key(key)
+    primary.add_primary(ZONE, dnslab.make_zone_text(ZONE, 7, count=3), allow_transfer=['key "%s"' % key.name])
+    primary.start()
+    secondary.add_key(key)
+    secondary.add_secondary(ZONE, [(primary.address, 53)], key=key)
+    secondary.start()
+    secondary.wait_serial(ZONE, 7)
+    directory = os.path.join(secondary.workdir, 'secondary')
+    text = subprocess.run([dnslab.NAMED_CHECKCONF, '-p', secondary.conf_path], capture_output=True, text=True,
+                          check=True).stdout
+    state = bind_state(text)
+    assert state['directory'] == secondary.workdir
+    dnslab.wait_for(lambda: os.path.exists(os.path.join(directory, 'example.test.db')), timeout=10,
+                    what='named to write the copy it transferred')
+    zones = summarize(state, ['example.test'], [])['zones']
+    assert server_storage('bind', state, zones, {}, None, lambda: '')['problems'] == []
+    # The directory becomes a file: named serves on from memory, and fails to write the next copy.
+    shutil.rmtree(directory)
+    with open(directory, 'w') as handle:
+        handle.write('not a directory\n')
+    primary.set_zone_text(ZONE, dnslab.make_zone_text(ZONE, 8, count=4))
+    primary.reload(ZONE)
+    secondary.retransfer(ZONE)
+    secondary.wait_serial(ZONE, 8)
+    assert secondary.soa_serial(ZONE) == 8
+    dnslab.wait_for(lambda: 'example.test/IN' in secondary.log() and 'dumping' in secondary.log(), timeout=10,
+                    what='named to log the failed write')
+    zones = summarize(state, ['example.test'], [])['zones']
+    out = server_storage('bind', state, zones, {}, None, secondary.log)
+    (problem,) = out['problems']
+    assert problem['problem'] == 'directory_not_writable' and problem['zones'] == ['example.test']
+    assert problem['detail'] == '%s is not a directory' % directory
+    assert zones[0]['storage'] == 'directory_not_writable'
+    # named's own words, with paths relative to its directory: the copy it could not keep.
+    assert any("could not set file modification time of 'secondary/example.test.db'" in line
+               for line in problem['log']), problem['log']
+    assert 'dumping master file: secondary/' in problem['log'][-1], problem['log']
