@@ -257,9 +257,12 @@ _SERVICE = {'bind': 'named', 'powerdns': 'pdns'}
 _CAUSES = {
     'primary_unanswered': (
         'The primary {host} ({address}) gave no serial for {zones_text} ({status}: {detail}). Its secondaries keep '
-        'serving their last copy until SOA expire, then stop answering for those zones.',
+        'serving their last copy until SOA expire, then stop answering for those zones. Time left before each '
+        'stops (the least over its zones): {expire_text}.',
         'Start the server on {host} ("systemctl status {service}"; "journalctl -u {service}" for the reason), and '
-        'check that UDP and TCP 53 reach {address} from the controller. Then re-run check.yml.'),
+        'check that UDP and TCP 53 reach {address} from the controller. Once it answers, its secondaries refresh by '
+        'themselves within their SOA retry time; to have one transfer at once, "rndc retransfer <zone>" (BIND) or '
+        '"pdns_control retrieve <zone>" (PowerDNS) on it. Then re-run check.yml.'),
     'server_unanswered': (
         '{host} ({address}) does not answer for {zones_text} ({status}: {detail}).',
         'Check that {service} runs on {host} ("systemctl status {service}") and listens on {address} '
@@ -457,6 +460,7 @@ def fleet_cause(kind, context):
     values = dict((k, v) for k, v in context.items() if v is not None)
     values.setdefault('site', SITE)
     values.setdefault('detail', 'no detail')
+    values.setdefault('expire_text', 'none of its secondaries answered')
     values['service'] = _SERVICE.get(values.get('server'), 'the DNS server')
     values['upstream_service'] = _SERVICE.get(values.get('upstream_server'), 'the DNS server')
     values['keytext'] = ', key %s' % values['key'] if values.get('key') else ', unsigned'

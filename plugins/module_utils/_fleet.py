@@ -115,6 +115,7 @@ def matrix(fleet, soa_results):
                 'key': server.get('key'), 'check_key': server.get('check_key'), 'serial': seen.get('serial'),
                 'reference_serial': seen.get('reference_serial'),
                 'status': seen.get('status', 'not_checked'), 'lag': seen.get('lag'), 'error': seen.get('error'),
+                'expire_remaining': seen.get('expire_remaining'), 'rtt': seen.get('rtt'),
             })
     return rows
 
@@ -507,6 +508,25 @@ def _file_differs(file, entry):
     return file['digest'] != entry.get('digest')
 
 
+def _time_left(cause, row):
+    """Note on a lost primary's cause how long ``row``'s server keeps answering without it (the least over the
+    zones it serves), from its EDNS EXPIRE answer (RFC 7314)."""
+    context = cause['context']
+    left = context.setdefault('left_by_host', {})
+    remaining = row.get('expire_remaining')
+    have = left.get(row['host'], 'unknown')
+    if remaining is not None and (have == 'unknown' or remaining < have):
+        left[row['host']] = remaining
+    else:
+        left.setdefault(row['host'], have)
+    parts = []
+    for host in sorted(left):
+        value = left[host]
+        parts.append('%s %s' % (host, duration_text(value) if value != 'unknown'
+                                else 'unknown (it does not report EDNS EXPIRE; SOA expire counts from its last refresh)'))
+    context['expire_text'] = '; '.join(parts)
+
+
 def _content_problem(causes, row, state, entry, ctx):
     row['content'] = state
     ctx = dict(ctx, detail=entry.get('detail'))
@@ -535,10 +555,13 @@ def _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_ent
                    {'host': 'the controller', 'detail': detail}, detail)
         return
     if primary_row.get('cause_kind') == 'primary_unanswered':
-        # Nothing to compare with: the primary's own cause says it all; a secondary that still answers is fine.
+        # Nothing to compare with: the primary's own cause says it all; a secondary that still answers is fine, for
+        # as long as its copy has left before it expires.
         if row['status'] not in _ANSWERED:
             causes.add(('primary_unanswered', primary_row['host'], primary_row['status']), 'primary_unanswered', row,
                        row['status'], {})
+        else:
+            _time_left(causes.causes[primary_row['cause_key']], row)
         return
     if _drift(causes, row, seen, upstream_row) and row['status'] != 'in_sync':
         return

@@ -137,6 +137,22 @@ def test_stopped_primary_is_one_cause_and_answering_secondaries_are_fine():
     assert len(report['problems']) == 2
     # Its sentence is said once, in the cause, not again in every row.
     assert _fleet_text.problems_text(report).count('gave no serial') == 1
+    # How long each secondary keeps answering: the least over its zones (EDNS EXPIRE), unknown where not reported.
+    assert 's1 unknown (it does not report EDNS EXPIRE' in cause['diagnosis']
+    for result in serials:
+        for server in result['zones'][0]['servers']:
+            if server['address'] == ADDR['s1']:
+                server['expire_remaining'] = 86400 * 6 + 3600 if result['zones'][0]['zone'] == 'a.test.' else 86400 * 9
+            if server['address'] == ADDR['t2']:
+                server['expire_remaining'] = 7200
+    (cause,) = _fleet.report(fleet('a.test', 'b.test'), serials, content={})['causes']
+    assert 'Time left before each stops (the least over its zones): s1 6 d 1 h; s2 unknown' in cause['diagnosis']
+    assert 't2 2 h 0 min.' in cause['diagnosis']
+    assert 'rndc retransfer <zone>' in cause['remediation']
+    # No secondary answered either.
+    serials = soa({'p': None, 's1': None, 's2': None, 't2': None}, reference=None)
+    (cause,) = _fleet.report(FLEET, serials, content={})['causes']
+    assert 'none of its secondaries answered' in cause['diagnosis']
 
 
 def test_tier2_behind_because_its_upstream_lags_belongs_to_the_upstreams_cause():
