@@ -12,6 +12,8 @@ from __future__ import annotations
 import html
 import time
 
+from ansible_collections.dnsops.zonesync.plugins.module_utils._fleet import duration_text
+
 # Rows listed under one cause before "and N more".
 AFFECTS_SHOWN = 10
 
@@ -45,6 +47,12 @@ def _expiry(row):
     if not row.get('rrsig_expires'):
         return '-'
     return time.strftime('%Y-%m-%d %H:%M', time.gmtime(row['rrsig_expires']))
+
+
+def _expire_in(row):
+    """How long a secondary keeps serving the zone without a refresh (its EDNS EXPIRE answer), '-' unknown."""
+    seconds = row.get('expire_remaining')
+    return '-' if seconds is None else duration_text(seconds)
 
 
 def _signed(rows):
@@ -242,12 +250,16 @@ def html_report(data, show_all=False):
         parts.append('</ul></div>')
     listed, left_out = shown_rows(data['rows'], show_all)
     signed = _signed(listed)
-    parts.append('<table><tr><th>zone</th><th>server</th><th>role</th><th>address</th><th>serial</th><th>records</th>'
-                 '%s<th>status</th></tr>' % ('<th>signatures until (UTC)</th>' if signed else ''))
+    parts.append('<table><tr><th>zone</th><th>server</th><th>role</th><th>upstream</th><th>address</th><th>serial</th>'
+                 '<th>records</th><th>rtt (ms)</th><th>expires in</th>%s<th>status</th></tr>'
+                 % ('<th>signatures until (UTC)</th>' if signed else ''))
     for r in listed:
-        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>%s<td>%s</td></tr>'
+        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
+                     '<td>%s</td><td>%s</td>%s<td>%s</td></tr>'
                      % ('bad' if r.get('cause') else 'ok', esc(r['zone']), esc(r['host']), esc(r['role']),
-                        esc(r['address'] or '-'), '-' if r['serial'] is None else r['serial'], esc(_records(r)),
+                        esc(r.get('upstream') or '-'), esc(r['address'] or '-'),
+                        '-' if r['serial'] is None else r['serial'], esc(_records(r)),
+                        '-' if r.get('rtt') is None else '%.1f' % r['rtt'], esc(_expire_in(r)),
                         '<td>%s</td>' % esc(_expiry(r)) if signed else '', esc(_row_status(r))))
     parts.append('</table>')
     if left_out:

@@ -249,6 +249,12 @@ def test_table_and_text():
     assert text[3].startswith('    by hand on the server: ')
     page = _fleet_text.html_report(report)
     assert page.count('<tr class="bad">') == 1 and '<b>Fix:</b> On p' in page
+    # Each row of the page: its upstream, rtt and how long it keeps the zone without a refresh, when known.
+    serials[0]['zones'][0]['servers'][2].update(rtt=1.25, expire_remaining=3 * 86400 + 7200)
+    report = _fleet.report(FLEET, serials, content=SAME, paths=paths({'s1': 'ok', 's2': 'tcp_unreachable'}))
+    page = _fleet_text.html_report(report)
+    assert '<td>s2</td><td>secondary</td><td>p</td><td>10.0.0.3</td><td>4</td><td>-</td><td>1.2</td>' \
+        '<td>3 d 2 h</td><td>behind [C1]</td>' in page
 
 
 def test_targets_groups_and_content_zones():
