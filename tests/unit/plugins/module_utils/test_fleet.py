@@ -661,11 +661,12 @@ def test_the_differences_of_a_signed_copy_and_its_file_leave_the_signer_out():
 # A secondary that cannot write its copies --------------------------------------------------------------------
 
 def test_a_secondary_that_cannot_write_its_copies_is_named_even_while_in_sync():
+    detail = ('/var/lib/bind/zonesync-secondary is drwxr-xr-x 0:0: the server (uid 104) writes there as others, '
+              'which may not create files')
+    log = ('2026-11-28T10:00:00 ns1 named[9]: zone example.test/IN: dumping master file: '
+           '/var/lib/bind/zonesync-secondary/tmp-x: open: permission denied')
     problem = {'problem': 'directory_not_writable', 'directory': '/var/lib/bind/zonesync-secondary',
-               'detail': '/var/lib/bind/zonesync-secondary is drwxr-xr-x 0:0: the server (uid 104) writes there as '
-                         'others, which may not create files', 'zones': ['example.test'],
-               'log': ['2026-11-28T10:00:00 ns1 named[9]: zone example.test/IN: dumping master file: '
-                       '/var/lib/bind/zonesync-secondary/tmp-x: open: permission denied']}
+               'detail': detail, 'zones': ['example.test'], 'log': [log]}
     states = state({'s1': {'storage': 'directory_not_writable', 'storage_detail': problem['detail']}})
     states['s1']['storage'] = {'process_uid': 104, 'problems': [problem]}
     report = _fleet.report(FLEET, IN_SYNC, content=SAME, paths=paths({'s1': 'ok', 's2': 'ok', 't2': 'ok'}),
