@@ -803,7 +803,8 @@ class SerialCheck(object):
 
 
 def compact_report(report):
-    """``report`` (SerialCheck.run) with only the servers that are not in sync listed per zone.
+    """``report`` (SerialCheck.run) with only the servers that are not in sync listed per zone (all of them when
+    the reference server gave no serial).
 
     Each zone keeps zone, reference_serial, reference_server, comparable and converged, and gets ``in_sync``
     (how many of its servers are); ``servers`` lists the others. ``servers_asked`` (top level) lists every address
@@ -818,7 +819,10 @@ def compact_report(report):
                 asked.append(row['address'])
         out = dict((k, v) for k, v in zone.items() if k != 'servers')
         out['in_sync'] = sum(1 for r in zone['servers'] if r['status'] == 'in_sync')
-        out['servers'] = [r for r in zone['servers'] if r['status'] != 'in_sync']
+        reference = [r for r in zone['servers'] if r.get('reference')]
+        keep_all = bool(reference) and reference[0]['status'] != 'in_sync'
+        # Without the reference's answer every row matters (how long each server keeps the zone, above all).
+        out['servers'] = [r for r in zone['servers'] if r['status'] != 'in_sync' or keep_all]
         zones.append(out)
     return dict(report, zones=zones, servers_asked=asked, compact=True)
 

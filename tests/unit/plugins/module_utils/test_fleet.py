@@ -461,6 +461,14 @@ def test_a_compact_serial_result_gives_the_same_report():
         zones = fleet('example.test', 'example.net')
         assert _fleet.matrix(zones, compact) == _fleet.matrix(zones, full)
         assert _fleet.report(zones, compact, content=SAME) == _fleet.report(zones, full, content=SAME)
+    # Without the reference's answer every server is listed: how long each keeps the zone matters then.
+    full = soa({'p': None, 's1': 5, 's2': 5, 't2': 5}, reference=5)
+    full[0]['zones'][0]['servers'][0]['reference'] = True
+    compact = _compact(copy.deepcopy(full))
+    assert len(compact[0]['zones'][0]['servers']) == 4
+    assert _fleet.report(FLEET, compact, content={}) == _fleet.report(FLEET, full, content={})
+    full[0]['zones'][0]['servers'][0].update(serial=5, status='in_sync', lag=0)
+    assert len(_compact(copy.deepcopy(full))[0]['zones'][0]['servers']) == 0
     # An address the compact call never asked is not in sync: it was not checked.
     partial = _compact(soa({'p': 5, 's1': 5}))
     rows = _fleet.matrix(FLEET, partial)
