@@ -333,7 +333,7 @@ _CAUSES = {
         '{host} ({address}) serves {zones_text} but cannot write its copies: {detail}. It serves what it transferred '
         'from memory only: after a restart it has nothing to load, and until it transfers again (never, while its '
         'upstream is unreachable) it answers nothing for these zones. Its own log: {log}.',
-        'Give {service}\'s user its directory back: on BIND, "chown bind:bind {directory}" and "chmod 0755 '
+        'Give {service}\'s user its directory back: on BIND, "chown bind:bind {directory}" and "chmod 0750 '
         '{directory}" (or re-run {site}, which creates the bind role\'s directories with their owner), then "rndc '
         'retransfer <zone>" so that each copy is written now; on PowerDNS, "chown pdns:pdns" the database and its '
         'directory. A read-only file system must be remounted read-write.'),
