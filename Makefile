@@ -58,7 +58,7 @@ ALLOW_NO_TESTS ?=
 # The venv's tools first (ansible-lint warns otherwise; ansible-test's children need it).
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help test deps venv sanity units fuzz integration integration-hosts hosts-venv lint build clean distclean collection-link image molecule bench
+.PHONY: help test deps venv sanity units fuzz integration integration-hosts hosts-venv lint build clean distclean collection-link image molecule bench bench-signed
 
 help:
 	@sed -n '3,31s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -164,6 +164,10 @@ molecule: deps venv image collection-link
 
 bench: deps venv
 	@$(VENV_PY) $(CURDIR)/benchmarks/run.py $(BENCH_ARGS)
+
+# What reading signatures adds to the content check, next to dig AXFR, on one BIND (as root).
+bench-signed: deps venv collection-link
+	@$(VENV_PY) $(CURDIR)/benchmarks/signed.py $(BENCH_SIGNED_ARGS)
 
 # Build from the files git would commit, so caches in the work tree
 # (.ansible/, .pytest_cache/, __pycache__/) never end up in the tarball.

@@ -756,6 +756,48 @@ def _zone_drift(seen, row):
     return _key_drift(seen, row['host'], row['key'])
 
 
+def _add_drift(causes, row, host, text):
+    cause = causes.add(('config_drift', host), 'config_drift', row, 'config_drift', {'host': host},
+                       '%s %s' % (host, text))
+    drifts = cause['context'].setdefault('drift_list', [])
+    if text not in drifts:
+        drifts.append(text)
+    cause['context']['drift_text'] = '; '.join(drifts[:_ZONES_SHOWN]) + (
+        '; and %d more' % (len(drifts) - _ZONES_SHOWN) if len(drifts) > _ZONES_SHOWN else '')
+
+
+def _acl_drift(causes, rows, seen):
+    """Zones whose transfer ACL on a server differs from the other zones the inventory gives the same peers and key.
+
+    The roles write one ACL per set of peers and key, so the exposure check tries one zone of each; an ACL changed
+    by hand on one zone would never be tried. Each server says which ACL each zone has (server_state's
+    transfer_acl, a short name of its elements): within a group, the zones that do not share the group's most
+    common ACL are named."""
+    groups = {}
+    for zone, zone_rows in _by_zone(rows).items():
+        for row in zone_rows:
+            entry = seen.state_zones.get((_zone_key(zone), row['host']))
+            if not entry or not entry.get('transfer_acl'):
+                continue
+            peers = tuple(sorted((r['transfer_source'] or r['address'] or '', r['key'] or '')
+                                 for r in zone_rows if r['upstream'] == row['host']))
+            zone_key = next((r['key'] for r in zone_rows if r['key']), None)
+            groups.setdefault((row['host'], zone_key, peers), []).append((row, entry['transfer_acl']))
+    for (host, dummy_key, dummy_peers), members in sorted(groups.items(), key=lambda item: item[0][0]):
+        if len(members) < 2:
+            continue
+        counts = {}
+        for dummy_row, acl in members:
+            counts[acl] = counts.get(acl, 0) + 1
+        usual = max(sorted(counts), key=lambda acl: counts[acl])
+        like = next(row['zone'] for row, acl in members if acl == usual)
+        for row, acl in members:
+            if acl != usual:
+                _add_drift(causes, row, host, 'allows transfers of %s otherwise than of %s, which has the same peers and '
+                                              'key in the inventory (its allow-transfer was changed by hand)'
+                           % (row['zone'], like))
+
+
 def _drift(causes, row, seen, upstream_row):
     """Name the server whose real configuration differs from the inventory (this one or its upstream)."""
     found = []
@@ -767,13 +809,7 @@ def _drift(causes, row, seen, upstream_row):
         if theirs:
             found.append((upstream_row['host'], theirs))
     for host, text in found:
-        cause = causes.add(('config_drift', host), 'config_drift', row, 'config_drift', {'host': host},
-                           '%s %s' % (host, text))
-        drifts = cause['context'].setdefault('drift_list', [])
-        if text not in drifts:
-            drifts.append(text)
-        cause['context']['drift_text'] = '; '.join(drifts[:_ZONES_SHOWN]) + (
-            '; and %d more' % (len(drifts) - _ZONES_SHOWN) if len(drifts) > _ZONES_SHOWN else '')
+        _add_drift(causes, row, host, text)
     if row['host'] in seen.state_invalid:
         config, message = seen.state_invalid[row['host']]
         causes.add(('config_invalid', row['host']), 'config_invalid', row, 'config_invalid',
@@ -874,6 +910,7 @@ def report(fleet, soa_results, transfer_results=None, exposure_results=None, gen
         for row in ordered[1:]:
             _analyse_secondary(causes, row, rows_by_host, seen, primary_row, primary_entry, expect_content, entries)
     _storage(causes, rows, seen)
+    _acl_drift(causes, rows, seen)
     signed = _signatures(causes, rows, seen, time.time() if now is None else now, rrsig_warn)
     # A secondary whose own check could not run: named once per host.
     for host, detail in sorted(seen.paths_failed.items()):

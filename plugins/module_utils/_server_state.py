@@ -22,7 +22,9 @@ outcome leaves: ``matches`` true or false, never the secret or a hash of it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
+import json
 import re
 import sqlite3
 import time
@@ -81,6 +83,23 @@ def _first(statements, keyword):
     return None
 
 
+def acl_id(parts):
+    """A short, stable name for an ACL as the server holds it (its elements in order, canonical), to tell which
+    zones share one ACL without carrying the ACLs themselves."""
+    return hashlib.sha256(json.dumps(parts, separators=(',', ':')).encode('utf-8')).hexdigest()[:12]
+
+
+def _acl_elements(statement):
+    """The block of an allow-transfer statement, lower-cased, or None."""
+    if not statement:
+        return None
+    block = next((part for part in statement[1:] if isinstance(part, list)), None)
+
+    def low(value):
+        return [low(v) for v in value] if isinstance(value, list) else value.lower()
+    return low(block) if block is not None else None
+
+
 def _primaries(statement):
     """[(address, port, key)] from a primaries/masters statement (only addresses; named lists are kept as names)."""
     out = []
@@ -123,11 +142,15 @@ def bind_state(config_text):
                 kind = {'master': 'primary', 'slave': 'secondary'}.get(kind, kind)
                 primaries = _first(body, 'primaries') or _first(body, 'masters')
                 file = _first(body, 'file')
+                acl = _acl_elements(_first(body, 'allow-transfer'))
                 zones[_norm(statement[1])] = {'type': kind, 'primaries': _primaries(primaries) if primaries else [],
-                                              'file': file[1] if file else None}
+                                              'file': file[1] if file else None,
+                                              'transfer_acl': acl_id(acl) if acl is not None else None}
             elif head == 'view' and isinstance(statement[-1], list):
                 walk(statement[-1])
             elif head == 'options' and isinstance(statement[-1], list):
+                acl = _acl_elements(_first(statement[-1], 'allow-transfer'))
+                options['transfer_acl'] = acl_id(acl) if acl is not None else None
                 directory = _first(statement[-1], 'directory')
                 if directory and len(directory) > 1:
                     options['directory'] = directory[1]
@@ -139,6 +162,9 @@ def bind_state(config_text):
     catalogs = {}
     options = {}
     walk(parse_bind_config(config_text))
+    for zone in zones.values():
+        if zone['transfer_acl'] is None:   # a zone without its own allow-transfer takes the options'
+            zone['transfer_acl'] = options.get('transfer_acl')
     return {'zones': zones, 'keys': keys, 'catalogs': catalogs, 'directory': options.get('directory')}
 
 
@@ -201,13 +227,16 @@ def powerdns_state(database):
                                   'catalog': _norm(catalog) if catalog else None}
         meta = {}
         for domain_id, kind, content in connection.execute(
-                "SELECT domain_id, kind, content FROM domainmetadata WHERE kind IN ('AXFR-MASTER-TSIG', 'TSIG-ALLOW-AXFR')"):
+                "SELECT domain_id, kind, content FROM domainmetadata "
+                "WHERE kind IN ('AXFR-MASTER-TSIG', 'TSIG-ALLOW-AXFR', 'ALLOW-AXFR-FROM')"):
             meta.setdefault((domain_id, kind), []).append(content)
         for zone in zones.values():
             key = meta.get((zone['id'], 'AXFR-MASTER-TSIG'))
             for primary in zone['primaries']:
                 primary['key'] = _norm(key[0]) if key else None
             zone['accepted_keys'] = sorted(_norm(k) for k in meta.get((zone['id'], 'TSIG-ALLOW-AXFR'), []))
+            zone['transfer_acl'] = acl_id([sorted(str(a).lower() for a in meta.get((zone['id'], 'ALLOW-AXFR-FROM'), [])),
+                                           zone['accepted_keys']])
             del zone['id']
         keys = {}
         for name, algorithm, secret in connection.execute('SELECT name, algorithm, secret FROM tsigkeys'):
@@ -350,5 +379,7 @@ def summarize(state, zones, expect_keys, members=None):
             entry['catalog'] = have.get('catalog')
         if have.get('file'):
             entry['file'] = have['file']
+        if have.get('transfer_acl'):
+            entry['transfer_acl'] = have['transfer_acl']
         out_zones.append(entry)
     return {'zones': out_zones, 'keys': compare_keys(state['keys'], expect_keys)}

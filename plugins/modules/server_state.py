@@ -142,6 +142,16 @@ zones:
       description: For a member that is not configured, whether the server consumes its catalog at all.
       type: bool
       returned: for catalog members that are not configured
+    transfer_acl:
+      description:
+        - A short name (12 hex digits) for the transfer ACL the server applies to the zone - BIND its
+          C(allow-transfer) as named-checkconf prints it (the options' when the zone has none), PowerDNS its
+          C(ALLOW-AXFR-FROM) and C(TSIG-ALLOW-AXFR) metadata. Zones with the same ACL have the same name; the ACLs
+          themselves are not returned.
+        - The fleet report names a zone whose ACL differs from the other zones with the same peers and key (a hand
+          edit the exposure check, which tries one zone of each, would not see).
+      type: str
+      returned: for configured zones with a statement (BIND) or a row (PowerDNS) of their own
     storage:
       description: V(directory_not_writable), V(file_not_writable) or V(file_missing), when the server cannot write
         this zone's copy (see RV(storage)).

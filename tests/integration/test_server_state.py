@@ -4,6 +4,7 @@ It must read what the server really has: each secondary zone's primaries and key
 algorithm and secret are the ones expected, without ever returning a secret.
 """
 
+import re
 import subprocess
 
 import dnslab
@@ -16,6 +17,20 @@ from ansible_collections.dnsops.zonesync.plugins.module_utils._server_state impo
 )
 
 ZONE = 'example.test.'
+
+
+def without_acl(zones):
+    """The zones with their transfer_acl (a 12-character name, on every configured zone) taken out."""
+    out = []
+    for zone in zones:
+        zone = dict(zone)
+        acl = zone.pop('transfer_acl', None)
+        # A BIND catalog member has no statement of its own: its ACL is the options' (not named per zone).
+        wanted = zone['configured'] and not (zone.get('catalog') and 'file' not in zone and 'kind' not in zone
+                                             and acl is None)
+        assert bool(acl is not None and re.match(r'^[0-9a-f]{12}$', acl)) == wanted, zone
+        out.append(zone)
+    return out
 
 
 def expect(key, **over):
@@ -36,7 +51,7 @@ def test_bind_secondary_as_named_parses_it(bind, tsig_key):
     state = bind_state(text)
     expected = [expect(key), expect(other, name='lab-transfer'), expect(key, name='absent')]
     result = summarize(state, ['example.test', 'missing.test'], expected)
-    assert result['zones'] == [
+    assert without_acl(result['zones']) == [
         {'zone': 'example.test', 'configured': True, 'type': 'secondary', 'primaries': ['192.0.2.53'],
          'key': 'lab-transfer', 'file': 'secondary/example.test.db'},
         {'zone': 'missing.test', 'configured': False}]
@@ -55,7 +70,7 @@ def test_powerdns_secondary_from_its_database(pdns, tsig_key):
     server.add_secondary(ZONE, [('192.0.2.53', 53)], key=key, tsig_allow_axfr=[key], wait=False)
     state = powerdns_state(server.db)
     result = summarize(state, ['example.test'], [expect(key), expect(tsig_key('lab-transfer'))])
-    assert result['zones'] == [{'zone': 'example.test', 'configured': True, 'type': 'secondary',
+    assert without_acl(result['zones']) == [{'zone': 'example.test', 'configured': True, 'type': 'secondary',
                                 'primaries': ['192.0.2.53'], 'key': 'lab-transfer'}]
     assert state['zones']['example.test']['accepted_keys'] == ['lab-transfer']
     assert [k['secret_matches'] for k in result['keys']] == [True, False]
@@ -108,7 +123,7 @@ def test_bind_catalog_members_are_configured_by_the_catalog_it_consumes(tmp_path
         'primaries': [{'address': '192.0.2.1', 'port': None, 'key': 'xfr'}], 'zone_directory': 'catz'}}
     result = summarize(state, ['catalog.zonesync.invalid', 'member.test', 'other.test'], [],
                        {'member.test': 'catalog.zonesync.invalid', 'other.test': 'elsewhere.invalid'})
-    assert result['zones'] == [
+    assert without_acl(result['zones']) == [
         {'zone': 'catalog.zonesync.invalid', 'configured': True, 'type': 'secondary', 'primaries': ['192.0.2.1'],
          'key': 'xfr', 'file': 'cat.db'},
         {'zone': 'member.test', 'configured': True, 'type': 'secondary', 'catalog': 'catalog.zonesync.invalid',
@@ -131,7 +146,7 @@ def test_powerdns_catalog_consumer_and_the_members_it_made(pdns):
         'primaries': [{'address': '192.0.2.1', 'port': None, 'key': None}]}}
     members = {'member.test': 'catalog.zonesync.invalid', 'later.test': 'catalog.zonesync.invalid'}
     result = summarize(state, ['catalog.zonesync.invalid', 'member.test', 'later.test'], [], members)
-    assert result['zones'] == [
+    assert without_acl(result['zones']) == [
         {'zone': 'catalog.zonesync.invalid', 'configured': True, 'type': 'secondary', 'kind': 'consumer',
          'primaries': ['192.0.2.1'], 'key': None},
         {'zone': 'member.test', 'configured': True, 'type': 'secondary', 'primaries': ['192.0.2.1'], 'key': None,
@@ -185,3 +200,35 @@ def test_a_bind_secondary_whose_zone_directory_is_gone_is_named_with_its_own_log
     assert any("could not set file modification time of 'secondary/example.test.db'" in line
                for line in problem['log']), problem['log']
     assert 'dumping master file: secondary/' in problem['log'][-1], problem['log']
+
+
+def test_each_zone_names_the_transfer_acl_it_really_has(bind, pdns, tsig_key):
+    """Zones with the same allow-transfer share one name, as named-checkconf prints it; another ACL gets another."""
+    key = tsig_key('lab-transfer')
+    server = bind()
+    server.add_key(key)
+    acl = ['!{ !{ 192.0.2.10; 192.0.2.11; }; any; }', 'key "lab-transfer"']
+    server.add_primary('a.test.', dnslab.make_zone_text('a.test.', 1), allow_transfer=acl, wait=False)
+    server.add_primary('b.test.', dnslab.make_zone_text('b.test.', 1), allow_transfer=acl, wait=False)
+    server.add_primary('c.test.', dnslab.make_zone_text('c.test.', 1), allow_transfer=['any'], wait=False)
+    server.write_config()
+    text = subprocess.run([dnslab.NAMED_CHECKCONF, '-p', server.conf_path], capture_output=True, text=True,
+                          check=True).stdout
+    zones = summarize(bind_state(text), ['a.test', 'b.test', 'c.test'], [])['zones']
+    acls = [z['transfer_acl'] for z in zones]
+    assert acls[0] == acls[1] != acls[2] and all(acls)
+    server.zones['b.test.']['allow_transfer'] = ['!{ !{ 192.0.2.10; 192.0.2.12; }; any; }', 'key "lab-transfer"']
+    server.write_config()
+    text = subprocess.run([dnslab.NAMED_CHECKCONF, '-p', server.conf_path], capture_output=True, text=True,
+                          check=True).stdout
+    changed = [z['transfer_acl'] for z in summarize(bind_state(text), ['a.test', 'b.test'], [])['zones']]
+    assert changed[0] == acls[0] and changed[1] != acls[0]
+    # PowerDNS: the zone's ALLOW-AXFR-FROM and TSIG-ALLOW-AXFR.
+    other = pdns()
+    other.add_key(key)
+    for zone in ('a.test.', 'b.test.', 'c.test.'):
+        other.add_secondary(zone, [('192.0.2.53', 53)], key=key, tsig_allow_axfr=[key], wait=False)
+    other.pdnsutil('set-meta', 'c.test.', 'ALLOW-AXFR-FROM', '0.0.0.0/0')
+    zones = summarize(powerdns_state(other.db), ['a.test', 'b.test', 'c.test'], [])['zones']
+    acls = [z['transfer_acl'] for z in zones]
+    assert acls[0] == acls[1] != acls[2] and all(acls)

@@ -694,3 +694,38 @@ def test_a_secondary_that_cannot_write_its_copies_is_named_even_while_in_sync():
     lagging = soa({'p': 6, 's1': 5, 's2': 6, 't2': 6}, reference=6)
     report = _fleet.report(FLEET, lagging, paths=paths({'s1': 'refused'}), state=states)
     assert [c['kind'] for c in report['causes']] == ['refused']
+
+
+def test_a_zone_whose_transfer_acl_differs_from_its_peers_is_named():
+    """The exposure check tries one zone per server and key; a hand-edited ACL on another zone shows here."""
+    zones = fleet('a.test', 'b.test', 'c.test')
+    serials = soa({'p': 5, 's1': 5, 's2': 5, 't2': 5}, zones=('a.test', 'b.test', 'c.test'))
+
+    def states(acls):
+        out = {}
+        for host in ADDR:
+            out[host] = {'zones': [], 'keys': [{'name': 'k', 'present': True, 'algorithm': 'hmac-sha256',
+                                                'algorithm_matches': True, 'secret_matches': True}], 'details': []}
+            for zone in zones:
+                row = [s for s in zone['servers'] if s['host'] == host][0]
+                out[host]['zones'].append({
+                    'zone': zone['zone'], 'configured': True, 'type': row['role'],
+                    'primaries': [row['upstream_address']] if row['upstream_address'] else [],
+                    'key': row['key'], 'transfer_acl': acls.get((host, zone['zone']), 'acl-' + host)})
+        return out
+    same = _fleet.report(zones, serials, state=states({}))
+    assert same['causes'] == []
+    edited = _fleet.report(zones, serials, state=states({('p', 'b.test'): 'opened'}))
+    (cause,) = edited['causes']
+    assert cause['kind'] == 'config_drift' and cause['servers'] == ['p'] and cause['zones'] == 1
+    assert 'allows transfers of b.test otherwise than of a.test, which has the same peers and key' in cause['diagnosis']
+    # A secondary no one pulls from has the same (empty) peers for every zone: the same holds there.
+    assert _fleet.report(zones, serials, state=states({('s2', 'c.test'): 'other'}))['causes'][0]['servers'] == ['s2']
+    # A zone alone with its peers has nothing to be compared with.
+    assert _fleet.report(fleet('a.test'), soa({'p': 5, 's1': 5, 's2': 5, 't2': 5}, zones=('a.test',)),
+                         state=states({('p', 'a.test'): 'alone'}))['causes'] == []
+    # Zones with other peers may have other ACLs.
+    other_peers = fleet('a.test', 'b.test')
+    other_peers[1]['servers'] = [s for s in other_peers[1]['servers'] if s['host'] != 's2']
+    serials = soa({'p': 5, 's1': 5, 's2': 5, 't2': 5}, zones=('a.test', 'b.test'))
+    assert _fleet.report(other_peers, serials, state=states({('p', 'b.test'): 'fewer-peers'}))['causes'] == []
