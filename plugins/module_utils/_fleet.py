@@ -30,6 +30,7 @@ import time
 
 from ansible_collections.dnsops.zonesync.plugins.module_utils._diagnosis import explain, fleet_cause
 from ansible_collections.dnsops.zonesync.plugins.module_utils._serial import newest, serial_distance
+from ansible_collections.dnsops.zonesync.plugins.module_utils._xfr import DNSSEC_TYPES
 
 # Transfer statuses that are a refusal by the upstream, each with its own cause text.
 _TRANSFER_CAUSES = {
@@ -1017,8 +1018,7 @@ def records_to_list(report, max_zones=20):
     return wanted
 
 
-_SIGNER_TYPES = frozenset(['SOA', 'RRSIG', 'NSEC', 'NSEC3', 'NSEC3PARAM', 'DNSKEY', 'CDS', 'CDNSKEY', 'ZONEMD',
-                           'TYPE65534'])
+_SIGNER_TYPES = DNSSEC_TYPES | frozenset(['SOA'])
 
 
 def _signer_line(line):

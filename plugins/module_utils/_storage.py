@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ansible_collections.dnsops.zonesync.plugins.module_utils._server_state import storage_log_lines
+from ansible_collections.dnsops.zonesync.plugins.module_utils._server_state import _norm, storage_log_lines
 
 # The process names of the servers.
 PROCESS_NAMES = {'bind': ('named',), 'powerdns': ('pdns_server',)}
@@ -155,10 +155,6 @@ def database_findings(database, ids):
         return None
     return {'path': database, 'directory': parent, 'problem': 'file_not_writable',
             'detail': '%s is %s: the server (uid %d) cannot write it' % (database, _mode_text(st), uid)}
-
-
-def _norm(name):
-    return str(name or '').rstrip('.').lower()
 
 
 def server_storage(server, state, zones, catalog_members, database, read_journal, proc='/proc'):
