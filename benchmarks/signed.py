@@ -109,8 +109,8 @@ def main():
             dig_seconds, dummy = best(lambda: dig(zone), args.runs)
             rows.append((label, out, seconds, plain_seconds, dig_seconds))
             assert plain['digest'] == out['digest']
-        print('\n%-9s %9s %8s %14s %16s %10s %12s' % ('zone', 'records', 'rrsigs', 'content check',
-                                                     'without reading', 'dig AXFR', 'check/dig'))
+        headers = ('zone', 'records', 'rrsigs', 'content check', 'without reading', 'dig AXFR', 'check/dig')
+        print('\n%-9s %9s %8s %14s %16s %10s %12s' % headers)
         for label, out, seconds, plain_seconds, dig_seconds in rows:
             print('%-9s %9d %8d %12.3f s %14.3f s %8.3f s %11.2fx' % (
                 label, out['records'], out.get('rrsigs') or 0, seconds, plain_seconds, dig_seconds,

@@ -71,7 +71,7 @@ def test_powerdns_secondary_from_its_database(pdns, tsig_key):
     state = powerdns_state(server.db)
     result = summarize(state, ['example.test'], [expect(key), expect(tsig_key('lab-transfer'))])
     assert without_acl(result['zones']) == [{'zone': 'example.test', 'configured': True, 'type': 'secondary',
-                                'primaries': ['192.0.2.53'], 'key': 'lab-transfer'}]
+                                             'primaries': ['192.0.2.53'], 'key': 'lab-transfer'}]
     assert state['zones']['example.test']['accepted_keys'] == ['lab-transfer']
     assert [k['secret_matches'] for k in result['keys']] == [True, False]
 
