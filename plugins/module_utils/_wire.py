@@ -46,8 +46,16 @@ TYPE_TXT = 16
 TYPE_AAAA = 28
 TYPE_SRV = 33
 TYPE_OPT = 41
+TYPE_DS = 43
 TYPE_RRSIG = 46
+TYPE_NSEC = 47
 TYPE_DNSKEY = 48
+TYPE_NSEC3PARAM = 51
+TYPE_CDS = 59
+TYPE_CDNSKEY = 60
+TYPE_BIND_SIGNING = 65534   # BIND's signing state (sig-signing-type), transferred with a signed zone
+# DS digest lengths by digest type (RFC 4509, 6605): dnspython rejects another length for these.
+_DS_DIGEST_LENGTHS = {1: 20, 2: 32, 4: 48}
 TYPE_TSIG = 250
 CLASS_IN = 1
 CLASS_ANY = 255
@@ -413,8 +421,10 @@ def txt_ok(wire, start, end):
 def canonical_rdata(wire, rdtype, rdclass, start, end, cache):
     """The digestable form (RFC 4034 6.2, as dnspython's to_digestable) of the rdata at wire[start:end].
 
-    Types read here: A, AAAA, TXT, NS, CNAME, PTR, MX, SRV, SOA in class IN
-    (names lowercased, compression undone). Others go to dnspython. Raises
+    Types read here: A, AAAA, TXT, NS, CNAME, PTR, MX, SRV, SOA, and what a
+    signer adds (RRSIG, NSEC, DNSKEY, CDNSKEY, DS, CDS, NSEC3PARAM, BIND's
+    TYPE65534) in class IN (names lowercased where RFC 4034/6840 say, compression
+    undone). Others go to dnspython. Raises
     Decline (or an exception from dnspython) where dnspython rejects the rdata.
     """
     if rdclass == CLASS_IN:
@@ -451,5 +461,63 @@ def canonical_rdata(wire, rdtype, rdclass, start, end, cache):
             if rname[1] + 20 != end:
                 raise Decline('rdata length')
             return mname[3] + rname[3] + wire[rname[1]:end]
+        canonical = _dnssec_rdata(wire, rdtype, start, end, cache)
+        if canonical is not None:
+            return canonical
     rdata = dns.rdata.from_wire(rdclass, rdtype, wire, start, end - start)
     return rdata.to_digestable()
+
+
+def _bitmap_ok(wire, start, end):
+    """An NSEC type bitmap as dnspython accepts it: windows in increasing order, 1 to 32 octets each, the last
+    octet of each not zero, ending exactly at ``end``."""
+    last = -1
+    off = start
+    while off < end:
+        if off + 2 > end:
+            return False
+        window, length = wire[off], wire[off + 1]
+        if window <= last or not 1 <= length <= 32 or off + 2 + length > end or wire[off + 1 + length] == 0:
+            return False
+        last = window
+        off += 2 + length
+    return True
+
+
+def _dnssec_rdata(wire, rdtype, start, end, cache):
+    """The digestable form of the records a signer adds, or None for a type read by dnspython. Declines what
+    dnspython might read otherwise (a compressed name where RFC 4034 forbids one, a bitmap it rejects)."""
+    length = end - start
+    if rdtype == TYPE_RRSIG:
+        # type covered, algorithm, labels, original TTL, expiration, inception, key tag; then the signer's name,
+        # lower-cased in canonical form, and the signature.
+        if length < 19:
+            raise Decline('RRSIG rdata length')
+        ent = read_name(wire, start + 18, end, cache)
+        if ent[2]:
+            raise Decline('compressed RRSIG signer')
+        return wire[start:start + 18] + ent[3] + wire[ent[1]:end]
+    if rdtype == TYPE_NSEC:
+        # the next owner, as sent (RFC 6840 5.1: not lower-cased), and the type bitmap
+        ent = read_name(wire, start, end, cache)
+        if ent[2]:
+            raise Decline('compressed NSEC next name')
+        if not _bitmap_ok(wire, ent[1], end):
+            raise Decline('NSEC type bitmap')
+        return ent[0] + wire[ent[1]:end]
+    if rdtype == TYPE_DNSKEY or rdtype == TYPE_CDNSKEY:
+        if length < 4:
+            raise Decline('DNSKEY rdata length')
+        return wire[start:end]
+    if rdtype == TYPE_DS or rdtype == TYPE_CDS:
+        if length < 4 or wire[start + 3] == 0 or \
+                _DS_DIGEST_LENGTHS.get(wire[start + 3], length - 4) != length - 4:
+            raise Decline('DS rdata')
+        return wire[start:end]
+    if rdtype == TYPE_NSEC3PARAM:
+        if length < 5 or length != 5 + wire[start + 4]:
+            raise Decline('NSEC3PARAM rdata length')
+        return wire[start:end]
+    if rdtype == TYPE_BIND_SIGNING:
+        return wire[start:end]     # a type dnspython does not know: its rdata as sent
+    return None
