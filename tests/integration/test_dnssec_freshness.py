@@ -61,6 +61,16 @@ def soa_results(serials):
          'lag': reference - serial} for address, serial in serials]}]}]
 
 
+def start_secondaries(primary, second, third, check, transfer, client):
+    """The BIND and the PowerDNS secondary of the primary, with the transfer key; both let the check key read."""
+    second.add_key(check)
+    second.add_secondary(ZONE, [(primary.address, 53)], key=transfer, allow_transfer=[ip_and_key([client], check)])
+    second.start()
+    third.add_key(check)
+    third.add_secondary(ZONE, [(primary.address, 53)], key=transfer, tsig_allow_axfr=[check.name])
+    third.start()
+
+
 def content_of(results):
     return dict((host, {'changed': False, 'zones': [entry]}) for host, entry in results.items())
 
@@ -81,12 +91,7 @@ def test_an_inline_signed_primary_and_its_secondaries_are_green_with_their_expir
     dnslab.wait_for(lambda: digests(primary, check, client).get('signed'), timeout=30,
                     what='the primary to serve the zone signed')
     served = digests(primary, check, client, file=primary.zone_file(ZONE))
-    second.add_key(check)
-    second.add_secondary(ZONE, [(primary.address, 53)], key=transfer, allow_transfer=[ip_and_key([client], check)])
-    second.start()
-    third.add_key(check)
-    third.add_secondary(ZONE, [(primary.address, 53)], key=transfer, tsig_allow_axfr=[check.name])
-    third.start()
+    start_secondaries(primary, second, third, check, transfer, client)
     now = time.time()
     # The primary's signed serial may move on while it finishes signing: wait for all three to agree.
     copies = {}
@@ -158,12 +163,7 @@ def test_signed_again_under_the_same_serial_names_every_secondary_and_the_earlie
     primary.add_primary(ZONE, first, allow_transfer=['key "%s"' % transfer.name, ip_and_key([client], check)],
                         also_notify=[(second.address, 53), (third.address, 53)])
     primary.start()
-    second.add_key(check)
-    second.add_secondary(ZONE, [(primary.address, 53)], key=transfer, allow_transfer=[ip_and_key([client], check)])
-    second.start()
-    third.add_key(check)
-    third.add_secondary(ZONE, [(primary.address, 53)], key=transfer, tsig_allow_axfr=[check.name])
-    third.start()
+    start_secondaries(primary, second, third, check, transfer, client)
     old = digests(primary, check, client)
     for server in (second, third):
         assert digests(server, check, client)['digest'] == old['digest']
