@@ -61,6 +61,18 @@ def soa_results(serials):
          'lag': reference - serial} for address, serial in serials]}]}]
 
 
+def servers(bind, pdns, tsig_key):
+    """The check and transfer keys, a BIND primary that knows both, and a BIND and a PowerDNS secondary."""
+    check = tsig_key('zonesync-check')
+    transfer = tsig_key('transfer')
+    primary = bind()
+    second = bind()
+    third = pdns()
+    primary.add_key(check)
+    primary.add_key(transfer)
+    return check, transfer, primary, second, third
+
+
 def start_secondaries(primary, second, third, check, transfer, client):
     """The BIND and the PowerDNS secondary of the primary, with the transfer key; both let the check key read."""
     second.add_key(check)
@@ -76,13 +88,7 @@ def content_of(results):
 
 
 def test_an_inline_signed_primary_and_its_secondaries_are_green_with_their_expiry(bind, pdns, tsig_key, client):
-    check = tsig_key('zonesync-check')
-    transfer = tsig_key('transfer')
-    primary = bind()
-    second = bind()
-    third = pdns()
-    primary.add_key(check)
-    primary.add_key(transfer)
+    check, transfer, primary, second, third = servers(bind, pdns, tsig_key)
     primary.add_primary(ZONE, dnslab.make_zone_text(ZONE, 2026112801, count=30),
                         allow_transfer=['key "%s"' % transfer.name, ip_and_key([client], check)],
                         extra=['dnssec-policy default', 'inline-signing yes'])
@@ -153,13 +159,7 @@ def test_signed_again_under_the_same_serial_names_every_secondary_and_the_earlie
                        capture_output=True, timeout=60)
     text = dnslab.make_zone_text(ZONE, 2026112801, count=10)
     first = sign(keys, text, 2 * DAY)
-    check = tsig_key('zonesync-check')
-    transfer = tsig_key('transfer')
-    primary = bind()
-    second = bind()
-    third = pdns()
-    primary.add_key(check)
-    primary.add_key(transfer)
+    check, transfer, primary, second, third = servers(bind, pdns, tsig_key)
     primary.add_primary(ZONE, first, allow_transfer=['key "%s"' % transfer.name, ip_and_key([client], check)],
                         also_notify=[(second.address, 53), (third.address, 53)])
     primary.start()
